@@ -1,0 +1,44 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import type { ContainerInfo } from './container-info.js'
+
+// The Files the plugin is reading, saved so that a restarted plugin can re-attach: the daemon
+// never repeats StartLogging after a plugin restart (protocol.md, item 36; trap 13). The
+// container's environment is kept only where options select from it (env / env-regex); the
+// rest may hold secrets and has no business on disk.
+export class ActiveFiles {
+  readonly #path: string
+  readonly #files = new Map<string, ContainerInfo>()
+
+  constructor (stateDir: string) {
+    this.#path = path.join(stateDir, 'active-files.json')
+  }
+
+  load (): ReadonlyMap<string, ContainerInfo> {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(fs.readFileSync(this.#path, 'utf8'))
+    } catch {
+      return this.#files
+    }
+    if (typeof parsed === 'object' && parsed !== null) {
+      for (const [file, info] of Object.entries(parsed)) this.#files.set(file, info as ContainerInfo)
+    }
+    return this.#files
+  }
+
+  add (file: string, info: ContainerInfo, keptEnv: Readonly<Record<string, string>>): void {
+    this.#files.set(file, { ...info, ContainerEnv: Object.entries(keptEnv).map(([k, v]) => `${k}=${v}`) })
+    this.#save()
+  }
+
+  remove (file: string): void {
+    if (this.#files.delete(file)) this.#save()
+  }
+
+  #save (): void {
+    const tmp = `${this.#path}.tmp`
+    fs.writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.#files)), { mode: 0o600 })
+    fs.renameSync(tmp, this.#path)
+  }
+}

@@ -1,0 +1,32 @@
+// One registry of stable error codes. A code is never reused for another meaning, even after
+// the error it named is gone: operators grep logs and issues for them.
+export const ErrorCodes = {
+  LOGRELAY_ERR_OPT_UNKNOWN: 'unknown log-opt',
+  LOGRELAY_ERR_OPT_INVALID: 'invalid log-opt value',
+  LOGRELAY_ERR_ENV_INVALID: 'invalid plugin setting',
+  LOGRELAY_ERR_REQ_BODY: 'request body is not the JSON the daemon sends',
+  LOGRELAY_ERR_REQ_FIELD: 'request lacks a required field',
+  LOGRELAY_ERR_FIFO_OPEN: 'cannot open the log FIFO',
+  LOGRELAY_ERR_FIFO_FRAME: 'corrupt frame in the log FIFO',
+  LOGRELAY_ERR_STORE_IO: 'local store I/O failed',
+  LOGRELAY_ERR_READ_TIME: 'invalid time in a ReadLogs request',
+  LOGRELAY_ERR_SINK_BUG: 'a sink threw instead of returning an outcome',
+} as const
+
+export type ErrorCode = keyof typeof ErrorCodes
+
+export class PluginError extends Error {
+  readonly code: ErrorCode
+  readonly retryable: boolean
+
+  constructor (code: ErrorCode, message: string, options: { cause?: unknown, retryable?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'PluginError'
+    this.code = code
+    this.retryable = options.retryable ?? false
+  }
+}
+
+export function errorMessage (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

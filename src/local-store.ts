@@ -1,0 +1,268 @@
+import { EventEmitter } from 'node:events'
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Logger } from 'pino'
+import { encodeLogEntry, type StreamName } from './log-entry.js'
+
+// The local store behind `docker logs`: per container, a ring of segment files on disk, so
+// memory stays flat however much is logged. Each record is
+//   [u32 payload length][i64 time_nano][payload][u32 payload length]
+// where payload is the LogEntry ReadLogs sends back (the line with its '\n' when complete), so
+// a read copies bytes out without re-encoding, filters by time without decoding, and the
+// trailing length lets --tail walk backwards from the end like the daemon's `local` driver.
+
+export const RECORD_OVERHEAD = 16
+const NEWLINE = Buffer.from('\n')
+const SEGMENT_SUFFIX = '.seg'
+
+export interface StoredLine {
+  readonly stream: StreamName
+  readonly timeNano: bigint
+  readonly line: Buffer
+  readonly complete: boolean
+}
+
+export interface Segment {
+  readonly number: number
+  size: number
+}
+
+function segmentName (n: number): string {
+  return `${String(n).padStart(12, '0')}${SEGMENT_SUFFIX}`
+}
+
+// Container IDs are 64 hex digits; anything else must not become a path.
+export function isSafeContainerId (id: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(id)
+}
+
+export interface ContainerLogEvents {
+  append: []
+  idle: []
+}
+
+export class ContainerLog extends EventEmitter<ContainerLogEvents> {
+  readonly id: string
+  readonly dir: string
+  maxSize: number
+  #segments: Segment[] = []
+  #fd: number | undefined
+  #pending: Buffer[] = []
+  #pendingBytes = 0
+  #flushScheduled = false
+  #active = 0
+  #sequence = 0
+  readonly #log: Logger
+
+  constructor (id: string, dir: string, maxSize: number, log: Logger) {
+    super()
+    this.setMaxListeners(0)
+    this.id = id
+    this.dir = dir
+    this.maxSize = maxSize
+    this.#log = log
+    fs.mkdirSync(dir, { recursive: true })
+    for (const name of fs.readdirSync(dir)) {
+      if (!name.endsWith(SEGMENT_SUFFIX)) continue
+      const number = Number(name.slice(0, -SEGMENT_SUFFIX.length))
+      if (Number.isSafeInteger(number)) this.#segments.push({ number, size: fs.statSync(path.join(dir, name)).size })
+    }
+    this.#segments.sort((a, b) => a.number - b.number)
+  }
+
+  get active (): boolean {
+    return this.#active > 0
+  }
+
+  segments (): readonly Segment[] {
+    return this.#segments
+  }
+
+  segmentPath (n: number): string {
+    return path.join(this.dir, segmentName(n))
+  }
+
+  get size (): number {
+    return this.#segments.reduce((sum, s) => sum + s.size, 0) + this.#pendingBytes
+  }
+
+  // Orders records of one container that share a timestamp (event.sequence in the JSON).
+  nextSequence (): number {
+    return ++this.#sequence
+  }
+
+  streamStarted (): void {
+    this.#active++
+  }
+
+  streamEnded (): void {
+    this.#active--
+    if (this.#active > 0) return
+    this.flush()
+    this.#closeFd()
+    this.emit('idle')
+  }
+
+  // Lines are gathered for the rest of the tick (one FIFO read holds many frames) and written
+  // with one write(2).
+  append (line: StoredLine): void {
+    const text = line.complete ? Buffer.concat([line.line, NEWLINE]) : line.line
+    const payload = encodeLogEntry(line.stream, line.timeNano, text)
+    const record = Buffer.allocUnsafe(payload.byteLength + RECORD_OVERHEAD)
+    record.writeUInt32BE(payload.byteLength, 0)
+    record.writeBigInt64BE(line.timeNano, 4)
+    record.set(payload, 12)
+    record.writeUInt32BE(payload.byteLength, 12 + payload.byteLength)
+    this.#pending.push(record)
+    this.#pendingBytes += record.length
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      process.nextTick(() => this.flush())
+    }
+  }
+
+  flush (): void {
+    this.#flushScheduled = false
+    if (this.#pending.length === 0) return
+    const data = this.#pending.length === 1 ? this.#pending[0] ?? Buffer.alloc(0) : Buffer.concat(this.#pending, this.#pendingBytes)
+    this.#pending = []
+    this.#pendingBytes = 0
+    try {
+      this.#write(data)
+    } catch (err) {
+      // A full or failing disk must not stop the FIFO from being read (that would block the
+      // container); the lines still reach the sinks.
+      this.#log.error({ err, container: this.id }, 'local store write failed; lines are missing from docker logs')
+    }
+    this.emit('append')
+  }
+
+  #segmentBytes (): number {
+    return Math.max(64 * 1024, Math.floor(this.maxSize / 4))
+  }
+
+  #write (data: Buffer): void {
+    let last = this.#segments.at(-1)
+    if (last === undefined || last.size >= this.#segmentBytes()) {
+      this.#closeFd()
+      last = { number: (last?.number ?? 0) + 1, size: 0 }
+      this.#segments.push(last)
+      this.#trim()
+    }
+    if (this.#fd === undefined) {
+      this.#fd = fs.openSync(this.segmentPath(last.number), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_APPEND, 0o600)
+    }
+    let written = 0
+    while (written < data.length) written += fs.writeSync(this.#fd, data, written)
+    last.size += data.length
+  }
+
+  // Oldest segments go once the ring holds more than maxSize; the newest is always kept.
+  #trim (): void {
+    let total = this.#segments.reduce((sum, s) => sum + s.size, 0)
+    while (this.#segments.length > 1 && total > this.maxSize - this.#segmentBytes()) {
+      const oldest = this.#segments.shift()
+      if (oldest === undefined) break
+      total -= oldest.size
+      fs.rmSync(this.segmentPath(oldest.number), { force: true })
+    }
+  }
+
+  #closeFd (): void {
+    if (this.#fd === undefined) return
+    fs.closeSync(this.#fd)
+    this.#fd = undefined
+  }
+
+  close (): void {
+    this.flush()
+    this.#closeFd()
+  }
+}
+
+export interface StoreLimits {
+  readonly totalMaxSize: number
+  readonly retentionMs: number
+}
+
+export class LocalStore {
+  readonly dir: string
+  readonly #limits: StoreLimits
+  readonly #log: Logger
+  readonly #open = new Map<string, ContainerLog>()
+  readonly #defaultMaxSize: number
+
+  constructor (stateDir: string, limits: StoreLimits, defaultMaxSize: number, log: Logger) {
+    this.dir = path.join(stateDir, 'containers')
+    this.#limits = limits
+    this.#log = log
+    this.#defaultMaxSize = defaultMaxSize
+    fs.mkdirSync(this.dir, { recursive: true })
+  }
+
+  container (id: string): ContainerLog {
+    let log = this.#open.get(id)
+    if (log === undefined) {
+      log = new ContainerLog(id, path.join(this.dir, id), this.#defaultMaxSize, this.#log)
+      this.#open.set(id, log)
+    }
+    return log
+  }
+
+  has (id: string): boolean {
+    return this.#open.has(id) || fs.existsSync(path.join(this.dir, id))
+  }
+
+  // The daemon never says when a container is removed (protocol.md, item 26), so stopped
+  // containers are dropped by age, then by size, least recently written first.
+  sweep (now = Date.now()): void {
+    const stopped: { id: string, size: number, written: number }[] = []
+    let total = 0
+    for (const id of fs.readdirSync(this.dir)) {
+      const open = this.#open.get(id)
+      const usage = this.#usage(id)
+      total += usage.size
+      if (open?.active !== true) stopped.push({ id, ...usage })
+    }
+    stopped.sort((a, b) => a.written - b.written)
+    for (const c of stopped) {
+      const expired = now - c.written > this.#limits.retentionMs
+      if (!expired && total <= this.#limits.totalMaxSize) break
+      this.#remove(c.id, expired ? 'retention' : 'total size')
+      total -= c.size
+    }
+  }
+
+  #usage (id: string): { size: number, written: number } {
+    let size = 0
+    let written = 0
+    const dir = path.join(this.dir, id)
+    for (const name of fs.readdirSync(dir)) {
+      const stat = fs.statSync(path.join(dir, name), { throwIfNoEntry: false })
+      if (stat === undefined) continue
+      size += stat.size
+      written = Math.max(written, stat.mtimeMs)
+    }
+    return { size, written: written === 0 ? fs.statSync(dir).mtimeMs : written }
+  }
+
+  #remove (id: string, reason: string): void {
+    this.#open.get(id)?.close()
+    this.#open.delete(id)
+    fs.rmSync(path.join(this.dir, id), { recursive: true, force: true })
+    this.#log.info({ container: id, reason }, 'removed a stopped container from the local store')
+  }
+
+  // Forgets in-memory state of containers nobody writes or reads; their files stay.
+  release (id: string): void {
+    const log = this.#open.get(id)
+    if (log === undefined || log.active || log.listenerCount('append') > 0) return
+    log.close()
+    this.#open.delete(id)
+  }
+
+  close (): void {
+    for (const log of this.#open.values()) log.close()
+    this.#open.clear()
+  }
+}

@@ -1,0 +1,19 @@
+import { pino, type Logger } from 'pino'
+
+// The plugin's own log. dockerd captures a managed plugin's stdout into its own log, so plain
+// JSON lines on stdout are what operators see with `journalctl -u docker`.
+// Info.ContainerEnv holds every environment variable of the container, secrets included, and
+// sink options carry credentials: none of them may reach the log.
+export const log: Logger = pino({
+  name: 'logrelay',
+  level: process.env['LOG_LEVEL'] ?? 'info',
+  redact: {
+    paths: [
+      'info.ContainerEnv', '*.ContainerEnv', 'ContainerEnv',
+      '*.password', '*.apiKey', '*.token', '*.headers', '*.authorization',
+      'options.*-password', 'options.*-api-key', 'options.*-token', 'options.*-headers',
+      'options.*-sasl-password', 'options.*-bearer-token',
+    ],
+    censor: '[redacted]',
+  },
+})

@@ -1,0 +1,42 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { errorMessage } from './errors.js'
+import { LogDriver } from './log-driver.js'
+import { log } from './logger.js'
+import { buildServer } from './server.js'
+import { readPluginSettings } from './settings.js'
+
+// The daemon sends SIGKILL 10 s after SIGTERM.
+const SHUTDOWN_GRACE_MS = 8_000
+
+async function main (): Promise<void> {
+  const settings = readPluginSettings(process.env)
+  const driver = new LogDriver(settings, process.env, log)
+  const app = buildServer(driver, log)
+  fs.mkdirSync(path.dirname(settings.socket), { recursive: true })
+  // A socket left by a previous run would make listen() fail with EADDRINUSE.
+  fs.rmSync(settings.socket, { force: true })
+  await app.listen({ path: settings.socket })
+  driver.reattach()
+  log.info({ socket: settings.socket, stateDir: settings.stateDir }, 'logrelay listening')
+
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'shutting down')
+    void (async () => {
+      await driver.shutdown(SHUTDOWN_GRACE_MS)
+      await app.close()
+      fs.rmSync(settings.socket, { force: true })
+      process.exit(0)
+    })()
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}
+
+main().catch((err: unknown) => {
+  log.fatal({ err }, `logrelay cannot start: ${errorMessage(err)}`)
+  process.exit(1)
+})
