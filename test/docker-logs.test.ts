@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { docker, dockerOk, TEST_IMAGE, uniqueName } from './helpers/docker.js'
@@ -122,6 +124,42 @@ describe('docker logs through logrelay', () => {
     } finally {
       await docker(['rm', '-f', ...idle])
     }
+  })
+})
+
+// The File the plugin is reading for a container, from its saved list of active Files.
+function activeFifo (containerId: string): string {
+  const active = JSON.parse(fs.readFileSync(path.join(plugin.stateDir, 'active-files.json'), 'utf8')) as Record<string, { ContainerID: string }>
+  const file = Object.entries(active).find(([, info]) => info.ContainerID === containerId)?.[0]
+  assert.ok(file !== undefined, 'the container has an active FIFO')
+  return file
+}
+
+async function waitForLogs (name: string, text: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if ((await logs(name)).stdout.toString().includes(text)) return
+    await sleep(100)
+  }
+  assert.fail(`${text} never showed up in docker logs ${name}`)
+}
+
+describe('a corrupt FIFO', () => {
+  test('garbage in one container\'s FIFO is reported and survived, and other containers are untouched', async () => {
+    const victim = uniqueName('corrupt')
+    const bystander = uniqueName('bystander')
+    await dockerOk(['run', '-d', '--name', victim, '--network', 'none', '--log-driver', plugin.name, TEST_IMAGE, 'sh', '-c', 'echo before; sleep 3; echo after'])
+    await dockerOk(['run', '-d', '--name', bystander, '--network', 'none', '--log-driver', plugin.name, TEST_IMAGE, 'sh', '-c', 'for i in 1 2 3 4 5; do echo b$i; sleep 0.5; done'])
+    await waitForLogs(victim, 'before')
+    const id = (await dockerOk(['inspect', '--format', '{{.Id}}', victim])).toString().trim()
+    // A second writer on the daemon's FIFO: writes under PIPE_BUF land whole between frames.
+    const fd = fs.openSync(activeFifo(id), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK)
+    fs.writeSync(fd, Buffer.from('\x00\x00\x01\x00not a protobuf frame at all\xff\xfe\x00\x00\x00\x09garbage!!'))
+    fs.closeSync(fd)
+    await docker(['wait', victim], 60_000)
+    await docker(['wait', bystander], 60_000)
+    assert.equal((await logs(victim)).stdout.toString(), 'before\nafter\n')
+    assert.equal((await logs(bystander)).stdout.toString(), 'b1\nb2\nb3\nb4\nb5\n')
+    assert.match(plugin.output, /corrupt bytes skipped in the log FIFO/)
   })
 })
 
