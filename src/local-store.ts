@@ -14,6 +14,9 @@ import { encodeLogEntry, type StreamName } from './log-entry.js'
 export const RECORD_OVERHEAD = 16
 const NEWLINE = Buffer.from('\n')
 const SEGMENT_SUFFIX = '.seg'
+// A batch is written at the latest once it holds this much, which bounds memory and keeps
+// each segment within its share of the container's cap.
+const MAX_BATCH_BYTES = 64 * 1024
 
 export interface StoredLine {
   readonly stream: StreamName
@@ -115,14 +118,18 @@ export class ContainerLog extends EventEmitter<ContainerLogEvents> {
     record.writeUInt32BE(payload.byteLength, 12 + payload.byteLength)
     this.#pending.push(record)
     this.#pendingBytes += record.length
-    if (!this.#flushScheduled) {
+    if (this.#pendingBytes >= MAX_BATCH_BYTES) {
+      this.flush()
+    } else if (!this.#flushScheduled) {
       this.#flushScheduled = true
-      process.nextTick(() => this.flush())
+      process.nextTick(() => {
+        this.#flushScheduled = false
+        this.flush()
+      })
     }
   }
 
   flush (): void {
-    this.#flushScheduled = false
     if (this.#pending.length === 0) return
     const data = this.#pending.length === 1 ? this.#pending[0] ?? Buffer.alloc(0) : Buffer.concat(this.#pending, this.#pendingBytes)
     this.#pending = []
@@ -143,7 +150,7 @@ export class ContainerLog extends EventEmitter<ContainerLogEvents> {
 
   #write (data: Buffer): void {
     let last = this.#segments.at(-1)
-    if (last === undefined || last.size >= this.#segmentBytes()) {
+    if (last === undefined || (last.size > 0 && last.size + data.length > this.#segmentBytes())) {
       this.#closeFd()
       last = { number: (last?.number ?? 0) + 1, size: 0 }
       this.#segments.push(last)
