@@ -47,7 +47,7 @@ function batchOptions (d: SinkDefinition): OptionSpec[] {
 }
 
 export function sinkLogOptions (): OptionSpec[] {
-  return [sinkSelectOption, ...sinkDefinitions.flatMap((d) => [...d.options, ...batchOptions(d)])]
+  return sinkDefinitions.flatMap((d) => [...d.options, ...batchOptions(d)])
 }
 
 export function batchLimits (d: SinkDefinition, options: Options): BatchLimits {

@@ -67,7 +67,7 @@ export class ContainerStream {
     const reader = this.#reader
     reader.on('entry', (entry) => this.#entry(entry))
     reader.on('corrupt', (region) => {
-      this.#deps.log.warn({ container: this.info.ContainerID, file: this.file, ...region }, 'corrupt bytes skipped in the log FIFO')
+      this.#deps.log.warn({ code: 'LOGRELAY_ERR_FIFO_FRAME', container: this.info.ContainerID, file: this.file, ...region }, 'corrupt bytes skipped in the log FIFO')
     })
     reader.on('error', (err) => {
       this.#deps.log.error({ err, container: this.info.ContainerID, file: this.file }, 'reading the log FIFO failed')
@@ -77,7 +77,7 @@ export class ContainerStream {
     try {
       opened = reader.open()
     } catch (err) {
-      this.#deps.log.error({ err, container: this.info.ContainerID, file: this.file }, 'cannot open the log FIFO')
+      this.#deps.log.error({ code: 'LOGRELAY_ERR_FIFO_OPEN', err, container: this.info.ContainerID, file: this.file }, 'cannot open the log FIFO')
       opened = false
     }
     if (!opened) void this.#finish()

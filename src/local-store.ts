@@ -139,7 +139,7 @@ export class ContainerLog extends EventEmitter<ContainerLogEvents> {
     } catch (err) {
       // A full or failing disk must not stop the FIFO from being read (that would block the
       // container); the lines still reach the sinks.
-      this.#log.error({ err, container: this.id }, 'local store write failed; lines are missing from docker logs')
+      this.#log.error({ code: 'LOGRELAY_ERR_STORE_IO', err, container: this.id }, 'local store write failed; lines are missing from docker logs')
     }
     this.emit('append')
   }

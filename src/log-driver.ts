@@ -8,9 +8,9 @@ import { isSafeContainerId, LocalStore } from './local-store.js'
 import { readLogs, type ReadConfig } from './read-logs.js'
 import { coreLogOptions, parseOptions, readOptionDefaults, type OptionSpec, type PluginSettings } from './settings.js'
 import { DropCounter } from './sink-runner.js'
-import { batchLimits, findSink, sinkDefinitions, sinkLogOptions } from '../sinks/registry.js'
+import { batchLimits, findSink, sinkDefinitions, sinkLogOptions, sinkSelectOption } from '../sinks/registry.js'
 
-export const logOptionSpecs: readonly OptionSpec[] = [...coreLogOptions, ...sinkLogOptions()]
+export const logOptionSpecs: readonly OptionSpec[] = [sinkSelectOption, ...coreLogOptions, ...sinkLogOptions()]
 
 const SWEEP_INTERVAL_MS = 60_000
 

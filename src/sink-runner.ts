@@ -121,7 +121,7 @@ export class SinkRunner {
       try {
         outcome = await this.#sink.send(pending, signal)
       } catch (err) {
-        this.#log.error({ err, sink: this.#sink.name }, 'sink threw instead of returning an outcome (a bug); retrying')
+        this.#log.error({ code: 'LOGRELAY_ERR_SINK_BUG', err, sink: this.#sink.name }, 'sink threw instead of returning an outcome (a bug); retrying')
         outcome = { retry: 'sink threw' }
       }
       if ('ok' in outcome) {
