@@ -24,14 +24,21 @@ export class PluginProcess {
   readonly socket: string
   readonly stateDir: string
   readonly env: NodeJS.ProcessEnv
+  readonly #entry: string
   #child: ChildProcess | undefined
   #output: string[] = []
 
-  constructor (env: NodeJS.ProcessEnv = {}) {
+  // `entry` runs another plugin program the same way (the benchmarks' drain-only reference).
+  constructor (env: NodeJS.ProcessEnv = {}, entry = MAIN) {
+    this.#entry = entry
     this.name = uniqueName('lrt')
     this.socket = `/run/docker/plugins/${this.name}.sock`
     this.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'logrelay-state-'))
     this.env = env
+  }
+
+  get pid (): number | undefined {
+    return this.#child?.pid
   }
 
   get output (): string {
@@ -39,7 +46,7 @@ export class PluginProcess {
   }
 
   async start (): Promise<void> {
-    const child = spawn(process.execPath, [MAIN], {
+    const child = spawn(process.execPath, [this.#entry], {
       env: { ...process.env, LOG_LEVEL: 'info', ...this.env, LOGRELAY_SOCKET: this.socket, LOGRELAY_STATE_DIR: this.stateDir },
       stdio: ['ignore', 'pipe', 'pipe'],
     })

@@ -1,0 +1,98 @@
+import fs from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { docker, dockerOk, TEST_IMAGE, uniqueName } from '../test/helpers/docker.js'
+import { PluginProcess } from '../test/helpers/plugin.js'
+
+// The core's benchmarks (issue 2): throughput of the whole path container → dockerd → plugin
+// → local store against a plugin that only drains, peak memory with many containers, and the
+// time of `docker logs --tail 100` on a large store. Printed, never asserted.
+
+const DRAIN = fileURLToPath(new URL('./drain-plugin.js', import.meta.url))
+const LINE_BYTES = 100
+
+export function drainPlugin (): PluginProcess {
+  return new PluginProcess({}, DRAIN)
+}
+
+function median (values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN
+}
+
+// Peak resident memory of a process so far (the kernel's high-water mark).
+export function peakRssMb (pid: number | undefined): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+  const match = /VmHWM:\s+(\d+) kB/.exec(status)
+  return Number(match?.[1] ?? NaN) / 1024
+}
+
+// Lines of exactly LINE_BYTES bytes, newline included, written as fast as busybox can.
+export function linesScript (lines: number): string {
+  return `yes ${'x'.repeat(LINE_BYTES - 1)} | head -n ${lines}`
+}
+
+// Wall time from `docker run` to the container's exit, which waits for the plugin whenever the
+// plugin reads slower than the container writes (mode=blocking).
+export async function timedRun (driver: string, script: string, opts: readonly string[] = []): Promise<{ seconds: number, name: string }> {
+  const name = uniqueName('bench')
+  const start = process.hrtime.bigint()
+  await dockerOk(['run', '-d', '--name', name, '--network', 'none', '--log-driver', driver, ...opts, TEST_IMAGE, 'sh', '-c', script])
+  const waited = await docker(['wait', name], 600_000)
+  if (waited.code !== 0) throw new Error(`docker wait ${name}: ${waited.stderr}`)
+  return { seconds: Number(process.hrtime.bigint() - start) / 1e9, name }
+}
+
+export async function timedLogs (args: readonly string[]): Promise<number> {
+  const start = process.hrtime.bigint()
+  const result = await docker(['logs', ...args])
+  if (result.code !== 0) throw new Error(`docker logs: ${result.stderr}`)
+  return Number(process.hrtime.bigint() - start) / 1e6
+}
+
+export async function benchCore (rounds: number, lines: number): Promise<void> {
+  const logrelay = new PluginProcess()
+  const drain = drainPlugin()
+  await logrelay.start()
+  await drain.start()
+  try {
+    console.log(`\n## Throughput: ${lines.toLocaleString()} lines of ${LINE_BYTES} bytes from one container (${rounds} rounds, in turns)`)
+    const times = { drain: [] as number[], logrelay: [] as number[] }
+    let bigContainer = ''
+    for (let r = 0; r < rounds; r++) {
+      times.drain.push((await timedRun(drain.name, linesScript(lines))).seconds)
+      const run = await timedRun(logrelay.name, linesScript(lines), ['--log-opt', 'store-max-bytes=1g'])
+      times.logrelay.push(run.seconds)
+      bigContainer = run.name
+    }
+    const d = median(times.drain)
+    const l = median(times.logrelay)
+    console.log(`drain-only plugin: ${d.toFixed(2)} s (${Math.round(lines / d).toLocaleString()} lines/s)  runs: ${times.drain.map((t) => t.toFixed(2)).join(', ')}`)
+    console.log(`logrelay (local store): ${l.toFixed(2)} s (${Math.round(lines / l).toLocaleString()} lines/s)  runs: ${times.logrelay.map((t) => t.toFixed(2)).join(', ')}`)
+    console.log(`ratio logrelay/drain wall time: ${(l / d).toFixed(3)} (target <= 1.2)`)
+
+    console.log(`\n## docker logs --tail 100 on a container holding ${lines.toLocaleString()} lines`)
+    const jsonFile = await timedRun('json-file', linesScript(lines))
+    const tail = (name: string): Promise<number> => timedLogs(['--tail', '100', name])
+    const tailTimes = { logrelay: [] as number[], jsonFile: [] as number[] }
+    for (let i = 0; i < 5; i++) {
+      tailTimes.logrelay.push(await tail(bigContainer))
+      tailTimes.jsonFile.push(await tail(jsonFile.name))
+    }
+    const tl = median(tailTimes.logrelay)
+    const tj = median(tailTimes.jsonFile)
+    console.log(`logrelay: ${tl.toFixed(1)} ms (target < 100 ms); json-file reference: ${tj.toFixed(1)} ms; ratio ${(tl / tj).toFixed(2)}`)
+    await docker(['rm', '-f', jsonFile.name, bigContainer])
+
+    console.log('\n## Peak RSS with 100 idle and 10 busy containers')
+    for (const plugin of [drain, logrelay]) {
+      const idle = Array.from({ length: 100 }, () => uniqueName('idle'))
+      for (const name of idle) await dockerOk(['run', '-d', '--name', name, '--network', 'none', '--log-driver', plugin.name, TEST_IMAGE, 'sleep', '3600'])
+      await Promise.all(Array.from({ length: 10 }, async () => await timedRun(plugin.name, linesScript(Math.ceil(lines / 10)))))
+      console.log(`${plugin === drain ? 'drain-only plugin' : 'logrelay'}: peak RSS ${peakRssMb(plugin.pid).toFixed(1)} MB${plugin === logrelay ? ' (target < 200 MB)' : ''}`)
+      await docker(['rm', '-f', ...idle], 300_000)
+    }
+  } finally {
+    await logrelay.cleanup()
+    await drain.cleanup()
+  }
+}

@@ -1,0 +1,21 @@
+import { startDockerd } from '../test/helpers/dockerd.js'
+import { benchCore } from './core.js'
+
+// `npm run bench`: every benchmark against a private dockerd, each printed next to its
+// reference run in the same go. BENCH_ROUNDS and BENCH_LINES shrink or grow a run.
+async function main (): Promise<void> {
+  const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3)
+  const lines = Number(process.env['BENCH_LINES'] ?? 1_000_000)
+  const dockerd = await startDockerd()
+  process.env['DOCKER_HOST'] = dockerd.host
+  try {
+    await benchCore(rounds, lines)
+  } finally {
+    await dockerd.stop()
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  process.exit(1)
+})
