@@ -171,10 +171,6 @@ export class FifoReader extends EventEmitter<FifoReaderEvents> {
     return true
   }
 
-  get ended (): boolean {
-    return this.#ended
-  }
-
   pause (): void {
     if (this.#paused) return
     this.#paused = true

@@ -216,10 +216,6 @@ export class LocalStore {
     return log
   }
 
-  has (id: string): boolean {
-    return this.#open.has(id) || fs.existsSync(path.join(this.dir, id))
-  }
-
   // The daemon never says when a container is removed (protocol.md, item 26), so stopped
   // containers are dropped by age, then by size, least recently written first.
   sweep (now = Date.now()): void {
@@ -258,14 +254,6 @@ export class LocalStore {
     this.#open.delete(id)
     fs.rmSync(path.join(this.dir, id), { recursive: true, force: true })
     this.#log.info({ container: id, reason }, 'removed a stopped container from the local store')
-  }
-
-  // Forgets in-memory state of containers nobody writes or reads; their files stay.
-  release (id: string): void {
-    const log = this.#open.get(id)
-    if (log === undefined || log.active || log.listenerCount('append') > 0) return
-    log.close()
-    this.#open.delete(id)
   }
 
   close (): void {
