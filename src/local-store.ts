@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
-import { encodeLogEntry, type StreamName } from './log-entry.js'
+import { storedEntryLength, timeHalves, writeStoredEntry, type StreamName } from './log-entry.js'
 
 // The local store behind `docker logs`: per container, a ring of segment files on disk, so
 // memory stays flat however much is logged. Each record is
@@ -12,7 +12,6 @@ import { encodeLogEntry, type StreamName } from './log-entry.js'
 // trailing length lets --tail walk backwards from the end like the daemon's `local` driver.
 
 export const RECORD_OVERHEAD = 16
-const NEWLINE = Buffer.from('\n')
 const SEGMENT_SUFFIX = '.seg'
 // A batch is written at the latest once it holds this much, which bounds memory and keeps
 // each segment within its share of the container's cap.
@@ -50,7 +49,9 @@ export class ContainerLog extends EventEmitter<ContainerLogEvents> {
   maxSize: number
   #segments: Segment[] = []
   #fd: number | undefined
-  #pending: Buffer[] = []
+  // Allocated on first write and dropped when the container goes idle: a hundred idle
+  // containers must not hold a hundred batch buffers.
+  #batch: Buffer | undefined
   #pendingBytes = 0
   #flushScheduled = false
   #active = 0
@@ -102,6 +103,7 @@ export class ContainerLog extends EventEmitter<ContainerLogEvents> {
     this.#active--
     if (this.#active > 0) return
     this.flush()
+    this.#batch = undefined
     this.#closeFd()
     this.emit('idle')
   }
@@ -109,15 +111,23 @@ export class ContainerLog extends EventEmitter<ContainerLogEvents> {
   // Lines are gathered for the rest of the tick (one FIFO read holds many frames) and written
   // with one write(2).
   append (line: StoredLine): void {
-    const text = line.complete ? Buffer.concat([line.line, NEWLINE]) : line.line
-    const payload = encodeLogEntry(line.stream, line.timeNano, text)
-    const record = Buffer.allocUnsafe(payload.byteLength + RECORD_OVERHEAD)
-    record.writeUInt32BE(payload.byteLength, 0)
-    record.writeBigInt64BE(line.timeNano, 4)
-    record.set(payload, 12)
-    record.writeUInt32BE(payload.byteLength, 12 + payload.byteLength)
-    this.#pending.push(record)
-    this.#pendingBytes += record.length
+    const newline = line.complete
+    const time = timeHalves(line.timeNano)
+    const payload = storedEntryLength(time, line.line.length + (newline ? 1 : 0))
+    const size = payload + RECORD_OVERHEAD
+    if (this.#batch === undefined || this.#pendingBytes + size > this.#batch.length) {
+      this.flush()
+      if (this.#batch === undefined || size > this.#batch.length) this.#batch = Buffer.allocUnsafe(Math.max(size, MAX_BATCH_BYTES * 2))
+    }
+    const buf = this.#batch
+    const at = this.#pendingBytes
+    buf.writeUInt32BE(payload, at)
+    // The same bytes as writeBigInt64BE(timeNano), from the halves already at hand.
+    buf.writeUInt32BE(time.hi, at + 4)
+    buf.writeUInt32BE(time.lo, at + 8)
+    const end = writeStoredEntry(buf, at + 12, line.stream, time, line.line, newline)
+    buf.writeUInt32BE(payload, end)
+    this.#pendingBytes += size
     if (this.#pendingBytes >= MAX_BATCH_BYTES) {
       this.flush()
     } else if (!this.#flushScheduled) {
@@ -130,10 +140,8 @@ export class ContainerLog extends EventEmitter<ContainerLogEvents> {
   }
 
   flush (): void {
-    if (this.#pending.length === 0) return
-    const data = this.#pending.length === 1 ? this.#pending[0] ?? Buffer.alloc(0) : Buffer.concat(this.#pending, this.#pendingBytes)
-    this.#pending = []
-    this.#pendingBytes = 0
+    if (this.#pendingBytes === 0 || this.#batch === undefined) return
+    const data = this.#batch.subarray(0, this.#pendingBytes)
     try {
       this.#write(data)
     } catch (err) {
@@ -141,6 +149,8 @@ export class ContainerLog extends EventEmitter<ContainerLogEvents> {
       // container); the lines still reach the sinks.
       this.#log.error({ code: 'LOGRELAY_ERR_STORE_IO', err, container: this.id }, 'local store write failed; lines are missing from docker logs')
     }
+    this.#pendingBytes = 0
+    if (this.#batch.length > MAX_BATCH_BYTES * 2) this.#batch = undefined
     this.emit('append')
   }
 

@@ -26,8 +26,7 @@ async function main (): Promise<void> {
     stopping = true
     log.info({ signal }, 'shutting down')
     void (async () => {
-      await driver.shutdown(SHUTDOWN_GRACE_MS)
-      await app.close()
+      await Promise.all([driver.shutdown(SHUTDOWN_GRACE_MS), app.close()])
       fs.rmSync(settings.socket, { force: true })
       process.exit(0)
     })()

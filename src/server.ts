@@ -43,6 +43,11 @@ export function buildServer (driver: LogDriver, log: Logger): FastifyInstance {
     void reply.code(200).type('application/json').send({ Err: message })
   })
 
+  // Follow reads end only when their container stops; at shutdown they are ended here, or
+  // close() would wait for them until the daemon's SIGKILL.
+  const reads = new Set<AbortController>()
+  app.addHook('preClose', async () => { for (const read of reads) read.abort() })
+
   const json = (reply: FastifyReply, value: unknown): FastifyReply => reply.code(200).type('application/json').send(value)
 
   app.post('/Plugin.Activate', async (_req, reply) => json(reply, { Implements: ['LogDriver'] }))
@@ -77,7 +82,11 @@ export function buildServer (driver: LogDriver, log: Logger): FastifyInstance {
     } catch (err) {
       return reply.code(500).type('application/json').send({ Err: errorMessage(err) })
     }
-    reply.raw.on('close', () => abort.abort())
+    reads.add(abort)
+    reply.raw.on('close', () => {
+      abort.abort()
+      reads.delete(abort)
+    })
     const stream = Readable.from(frames, { objectMode: false })
     stream.on('error', (err) => log.error({ err }, 'ReadLogs stream failed'))
     return reply.code(200).type('application/x-json-stream').send(stream)

@@ -170,6 +170,19 @@ describe('across a plugin restart', () => {
     assert.equal((await logs(name)).stdout.toString().split('\n').length, 51)
   })
 
+  test('a plugin with a docker logs -f open still stops on SIGTERM', { timeout: 60_000 }, async () => {
+    // A follow read ends only when its container stops; shutdown has to end it, or the plugin
+    // hangs until the daemon's SIGKILL.
+    const name = uniqueName('follow-stop')
+    await dockerOk(['run', '-d', '--name', name, '--network', 'none', '--log-driver', plugin.name, TEST_IMAGE, 'sh', '-c', 'echo started; sleep 300'])
+    await waitForLogs(name, 'started')
+    const following = docker(['logs', '-f', name], 60_000)
+    await sleep(500)
+    await plugin.restart()
+    await following
+    await docker(['rm', '-f', name])
+  })
+
   test('a running container keeps logging across a plugin restart', async () => {
     // The daemon never repeats StartLogging after a plugin restart (protocol.md, trap 13): the
     // plugin has to re-attach to the FIFOs it was reading.
