@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
 import type { Logger } from 'pino'
 import { parseContainerInfo } from './container-info.js'
@@ -25,8 +26,11 @@ function file (value: Record<string, unknown>): string {
 // body fails in the daemon with EOF), and failures are {"Err": "..."}, which `docker run`
 // shows to the user.
 export function buildServer (driver: LogDriver, log: Logger): FastifyInstance {
-  const loggerInstance: FastifyBaseLogger = log.child({ component: 'server' })
-  const app = Fastify({ loggerInstance, bodyLimit: 16 * 1024 * 1024 })
+  // Request logs would be one line per call of the daemon's; only problems are logged.
+  const loggerInstance: FastifyBaseLogger = log.child({ component: 'server' }, { level: 'warn' })
+  // At shutdown every connection is cut: the daemon's idle keep-alive connections would
+  // otherwise hold close() until its SIGKILL.
+  const app = Fastify({ loggerInstance, bodyLimit: 16 * 1024 * 1024, forceCloseConnections: true })
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, raw: Buffer, done) => {
     if (raw.length === 0) return done(null, undefined)
@@ -43,10 +47,14 @@ export function buildServer (driver: LogDriver, log: Logger): FastifyInstance {
     void reply.code(200).type('application/json').send({ Err: message })
   })
 
-  // Follow reads end only when their container stops; at shutdown they are ended here, or
-  // close() would wait for them until the daemon's SIGKILL.
-  const reads = new Set<AbortController>()
-  app.addHook('preClose', async () => { for (const read of reads) read.abort() })
+  // Follow reads end only when their container stops; at shutdown they are ended here, and
+  // given a moment to send their last bytes before the connections are cut (a cut mid-stream
+  // reads as "unexpected EOF" in docker logs -f).
+  const reads = new Map<AbortController, Promise<void>>()
+  app.addHook('preClose', async () => {
+    for (const read of reads.keys()) read.abort()
+    await Promise.race([Promise.all(reads.values()), sleep(2000)])
+  })
 
   const json = (reply: FastifyReply, value: unknown): FastifyReply => reply.code(200).type('application/json').send(value)
 
@@ -82,11 +90,11 @@ export function buildServer (driver: LogDriver, log: Logger): FastifyInstance {
     } catch (err) {
       return reply.code(500).type('application/json').send({ Err: errorMessage(err) })
     }
-    reads.add(abort)
-    reply.raw.on('close', () => {
+    reads.set(abort, new Promise((resolve) => reply.raw.on('close', () => {
       abort.abort()
       reads.delete(abort)
-    })
+      resolve()
+    })))
     const stream = Readable.from(frames, { objectMode: false })
     stream.on('error', (err) => log.error({ err }, 'ReadLogs stream failed'))
     return reply.code(200).type('application/x-json-stream').send(stream)
