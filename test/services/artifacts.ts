@@ -132,8 +132,8 @@ export async function ensureArtifacts(paths: ServicePaths, jdk: Jdk, log: (line:
   if (cached) return;
 
   log(
-    `services: downloading Kafka ${paths.kafkaVersion} and Elasticsearch ${paths.esVersion} from Maven Central ` +
-      `into ${paths.cacheDir} (first use only; a minute or two)`,
+    `services: preparing Kafka ${paths.kafkaVersion} and Elasticsearch ${paths.esVersion} in ${paths.cacheDir} ` +
+      '(first use downloads ~170 MB from Maven Central: a minute or two)',
   );
   rmSync(paths.artifactsDir, { recursive: true, force: true });
   mkdirSync(paths.artifactsDir, { recursive: true });
