@@ -10,11 +10,25 @@ import { isAlive, readPid, run, spawnDetached, stopPid, tailFile, waitUntil } fr
 const LAUNCH_TIMEOUT_MS = 240_000;
 const READY_TIMEOUT_MS = 60_000;
 
+/** GET path on an Elasticsearch URL; fetch refuses user:password in a URL, so they become a header. */
+async function esGet(url: string, path: string, timeoutMs: number): Promise<Response> {
+  const target = new URL(path, url);
+  const headers: Record<string, string> = {};
+  if (target.username !== '' || target.password !== '') {
+    const credentials = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
+    headers['authorization'] = `Basic ${Buffer.from(credentials).toString('base64')}`;
+    target.username = '';
+    target.password = '';
+  }
+  const response = await fetch(target, { headers, signal: AbortSignal.timeout(timeoutMs) });
+  await response.arrayBuffer();
+  return response;
+}
+
 /** Whether a real Elasticsearch answers GET / (clients check the product header, so do we). */
 export async function esAnswers(url: string): Promise<boolean> {
   try {
-    const response = await fetch(new URL('/', url), { signal: AbortSignal.timeout(3000) });
-    await response.arrayBuffer();
+    const response = await esGet(url, '/', 3000);
     return response.ok && response.headers.get('x-elastic-product') === 'Elasticsearch';
   } catch {
     return false;
@@ -23,10 +37,7 @@ export async function esAnswers(url: string): Promise<boolean> {
 
 async function clusterUsable(url: string): Promise<boolean> {
   try {
-    const health = new URL('/_cluster/health?wait_for_status=yellow&timeout=5s', url);
-    const response = await fetch(health, { signal: AbortSignal.timeout(10_000) });
-    await response.arrayBuffer();
-    return response.ok;
+    return (await esGet(url, '/_cluster/health?wait_for_status=yellow&timeout=5s', 10_000)).ok;
   } catch {
     return false;
   }
