@@ -8,7 +8,9 @@ import { startDockerd } from './dockerd.js'
 // `npm test`: starts what every test file shares once (a private dockerd, and a Kafka broker
 // and an Elasticsearch node unless KAFKA_BROKERS and ES_URL name running ones), runs node's
 // test runner over the compiled tests with their addresses in the environment, and stops what
-// it started. Node 20's test runner has no global setup, hence this wrapper.
+// it started. Node 20's test runner has no global setup, hence this wrapper. Files run one at a
+// time: outage tests stop the shared Kafka or Elasticsearch, and two cores are better spent on
+// one dockerd workload than on two fighting each other.
 const testDir = fileURLToPath(new URL('..', import.meta.url))
 
 function testFiles (dir: string): string[] {
@@ -26,7 +28,7 @@ async function main (): Promise<number> {
   try {
     if (dockerd.status === 'rejected') throw dockerd.reason
     if (services.status === 'rejected') throw services.reason
-    const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
+    const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
       env: { ...process.env, DOCKER_HOST: dockerd.value.host, KAFKA_BROKERS: services.value.kafkaBrokers, ES_URL: services.value.esUrl },
       stdio: 'inherit',
     })

@@ -11,6 +11,7 @@ export const ServicesErrorCode = {
   START_FAILED: 'LOGRELAY_ERR_SERVICES_START_FAILED',
   NOT_ANSWERING: 'LOGRELAY_ERR_SERVICES_NOT_ANSWERING',
   LOCKED: 'LOGRELAY_ERR_SERVICES_LOCKED',
+  NOT_OURS: 'LOGRELAY_ERR_SERVICES_NOT_OURS',
 } as const;
 
 export type ServicesErrorCode = (typeof ServicesErrorCode)[keyof typeof ServicesErrorCode];

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { ServicesError, ServicesErrorCode } from './errors.js';
@@ -70,14 +70,17 @@ export function kafkaService(paths: ServicePaths): ManagedService {
       const logConfig = `-Dlog4j2.configurationFile=${join(paths.sourceDir, 'kafka', 'log4j2.properties')}`;
 
       // Single-node KRaft: this one controller is the whole quorum (KIP-853's --standalone).
-      const format = await run(
-        jdk.java,
-        [logConfig, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', newClusterId(), '-c', properties],
-        { timeoutMs: 120_000 },
-      );
-      if (format.code !== 0) {
-        writeFileSync(logFile, format.output);
-        throw startFailed(`storage could not be formatted (exit ${format.code ?? format.signal})`, logFile);
+      // A restart after an outage (interruptService) finds the storage formatted and keeps it.
+      if (!existsSync(join(dataDir, 'meta.properties'))) {
+        const format = await run(
+          jdk.java,
+          [logConfig, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', newClusterId(), '-c', properties],
+          { timeoutMs: 120_000 },
+        );
+        if (format.code !== 0) {
+          writeFileSync(logFile, format.output);
+          throw startFailed(`storage could not be formatted (exit ${format.code ?? format.signal})`, logFile);
+        }
       }
 
       log(`services: starting Kafka ${paths.kafkaVersion} on ${DEFAULT_KAFKA_BROKERS}`);

@@ -81,6 +81,25 @@ export async function ensureService(service: ManagedService, prepare: () => Prom
   return { service, state: 'started', pid };
 }
 
+/**
+ * An outage as a backend really has one: the process stops (its data kept), stays down for
+ * `downMs`, and starts again on the same data. Only a server these tests started can be
+ * interrupted; one named by KAFKA_BROKERS or ES_URL belongs to someone else.
+ */
+export async function interruptService(service: ManagedService, context: StartContext, downMs: number): Promise<void> {
+  const recorded = readPid(pidFileOf(service));
+  if (recorded === undefined || !isOurs(recorded, markerOf(service))) {
+    throw new ServicesError(
+      ServicesErrorCode.NOT_OURS,
+      `this test stops and restarts ${service.label}, which only works with the server the tests start themselves: ` +
+        `unset ${service.envVar}`,
+    );
+  }
+  await stopPid(recorded, service.stopGraceMs);
+  await new Promise((resolve) => setTimeout(resolve, downMs));
+  await service.start(context);
+}
+
 /** Stops the service recorded in its run directory, if it is ours and alive, then removes its data. */
 export async function stopService(service: ManagedService): Promise<number | undefined> {
   const recorded = readPid(pidFileOf(service));

@@ -3,7 +3,7 @@ import { ensureArtifacts } from './artifacts.js';
 import { elasticsearchService, esAnswers } from './elasticsearch.js';
 import { ServicesError, ServicesErrorCode } from './errors.js';
 import { kafkaAnswers, kafkaService } from './kafka.js';
-import { ensureService, stopService, type EnsureResult, type ManagedService, type StartContext } from './managed-service.js';
+import { ensureService, interruptService, stopService, type EnsureResult, type ManagedService, type StartContext } from './managed-service.js';
 import { DEFAULT_ES_URL, DEFAULT_KAFKA_BROKERS, servicePaths, type ServicePaths } from './paths.js';
 import { waitUntil, withLock } from './processes.js';
 import { findJdk } from './toolchain.js';
@@ -90,6 +90,19 @@ export async function servicesDown(
     const pids = await Promise.all(services.map((service) => stopService(service)));
     return services.map((service, index) => ({ name: service.name, pid: pids[index] }));
   });
+}
+
+/**
+ * Stops the named server (keeping its data) for `downMs`, then starts it again on the same data:
+ * the backend outage the sinks must ride out. Resolves once it answers again.
+ */
+export async function interruptServer(name: ServiceName, downMs: number, options: ServicesOptions = {}): Promise<void> {
+  const log = options.log ?? defaultLog;
+  const paths = servicePaths(options.env);
+  const [service] = selected(paths, [name]);
+  if (service === undefined) throw new Error(`no service named ${name}`);
+  const jdk = await findJdk(options.env);
+  await interruptService(service, { paths, jdk, log }, downMs);
 }
 
 async function waitForGiven(label: string, envVar: string, value: string, answers: () => Promise<boolean>): Promise<void> {
