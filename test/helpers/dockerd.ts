@@ -8,12 +8,17 @@ import { exec } from './exec.js'
 export const TEST_IMAGE = 'logrelay-test/busybox'
 const BUSYBOX_APPLETS = ['sh', 'echo', 'seq', 'cat', 'sleep', 'yes', 'head', 'printf', 'tr', 'dd', 'true', 'wc']
 
-function which (command: string): string | undefined {
+export function which (command: string): string | undefined {
   for (const dir of (process.env['PATH'] ?? '').split(':')) {
     const candidate = path.join(dir, command)
     if (fs.existsSync(candidate)) return candidate
   }
   return undefined
+}
+
+// The engine's own log, where it also writes a managed plugin's stdout.
+export function dockerdLogFile (host: string): string {
+  return path.join(path.dirname(host.replace(/^unix:\/\//, '')), 'dockerd.log')
 }
 
 export interface Dockerd {
@@ -33,7 +38,7 @@ export async function startDockerd (): Promise<Dockerd> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'logrelay-dockerd-'))
   const socket = path.join(root, 'docker.sock')
   const host = `unix://${socket}`
-  const logFile = fs.openSync(path.join(root, 'dockerd.log'), 'a')
+  const logFile = fs.openSync(dockerdLogFile(host), 'a')
   const child: ChildProcess = spawn(dockerd, [
     '--storage-driver=vfs', '--iptables=false', '--ip6tables=false', '--bridge=none',
     `--data-root=${path.join(root, 'data')}`, `--exec-root=${path.join(root, 'exec')}`,
