@@ -39,7 +39,15 @@ describe('config.json', () => {
     for (const name of pluginEnvNames) assert.ok(env.has(name), `${name} is missing`)
     for (const name of env.keys()) assert.ok(pluginEnvNames.has(name) || logOptionByEnv.has(name), `${name} is no setting logrelay reads`)
     assert.equal(env.size, config.env.length, 'an env entry is listed twice')
-    for (const name of ['LOGRELAY_SINK', 'LOGRELAY_STORE_MAX_BYTES']) assert.ok(env.has(name), `${name} is missing`)
+  })
+
+  test('has an env entry for every log-opt, since docker plugin set refuses names it does not list', () => {
+    // The README promises every log-opt a plugin-wide default; a sink's new options need
+    // entries here, and the message gives them ready to paste.
+    const missing = logOptionSpecs.filter((s) => !env.has(envName(s.name))).map((s) => ({
+      name: envName(s.name), description: `Default for --log-opt ${s.name}`, settable: ['value'], value: s.default ?? '',
+    }))
+    assert.deepEqual(missing, [], `add to config.json's env:\n${missing.map((m) => JSON.stringify(m)).join(',\n')}`)
   })
 
   test('gives the defaults the code uses, so docker plugin inspect shows what is in force', () => {
