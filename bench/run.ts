@@ -1,5 +1,6 @@
 import { startDockerd } from '../test/helpers/dockerd.js'
 import { benchCore } from './core.js'
+import { benchStartup } from './startup.js'
 
 // `npm run bench`: every benchmark against a private dockerd, each printed next to its
 // reference run in the same go. BENCH_ROUNDS and BENCH_LINES shrink or grow a run.
@@ -10,6 +11,7 @@ async function main (): Promise<void> {
   process.env['DOCKER_HOST'] = dockerd.host
   try {
     await benchCore(rounds, lines)
+    await benchStartup(Math.max(5, rounds))
   } finally {
     await dockerd.stop()
   }
