@@ -5,7 +5,7 @@ import { createPlugin, dockerfileBaseImage, hostBaseImage, makePluginDir, run, t
 // `npm run plugin:build [-- [NAME] [--rootfs auto|dockerfile|host] [--base-image IMAGE]
 // [--network host]]`: creates (or replaces) the managed plugin NAME, logrelay/logrelay:latest by
 // default, on the engine DOCKER_HOST names. `--base-image host` builds the Dockerfile on a base
-// image made from this host's node (see hostBaseImage). See README-plugin.md.
+// image made from this host's node (see hostBaseImage). See README.md, "Install as a managed plugin".
 
 const USAGE = 'usage: npm run plugin:build -- [NAME] [--rootfs auto|dockerfile|host] [--base-image IMAGE|host] [--network NETWORK]'
 

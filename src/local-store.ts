@@ -16,6 +16,7 @@ const SEGMENT_SUFFIX = '.seg'
 // A batch is written at the latest once it holds this much, which bounds memory and keeps
 // each segment within its share of the container's cap.
 const MAX_BATCH_BYTES = 64 * 1024
+const MIN_SEGMENT_BYTES = 16 * 1024
 
 export interface StoredLine {
   readonly stream: StreamName
@@ -128,7 +129,7 @@ export class ContainerLog extends EventEmitter<ContainerLogEvents> {
     const end = writeStoredEntry(buf, at + 12, line.stream, time, line.line, newline)
     buf.writeUInt32BE(payload, end)
     this.#pendingBytes += size
-    if (this.#pendingBytes >= MAX_BATCH_BYTES) {
+    if (this.#pendingBytes >= Math.min(MAX_BATCH_BYTES, this.#segmentBytes())) {
       this.flush()
     } else if (!this.#flushScheduled) {
       this.#flushScheduled = true
@@ -154,8 +155,9 @@ export class ContainerLog extends EventEmitter<ContainerLogEvents> {
     this.emit('append')
   }
 
+  // Four segments a container, so dropping the oldest keeps at least three quarters of the cap.
   #segmentBytes (): number {
-    return Math.max(64 * 1024, Math.floor(this.maxSize / 4))
+    return Math.max(MIN_SEGMENT_BYTES, Math.floor(this.maxSize / 4))
   }
 
   #write (data: Buffer): void {

@@ -131,7 +131,8 @@ export function readOptionDefaults (specs: readonly OptionSpec[], env: NodeJS.Pr
   const defaults = new Map<string, string>()
   for (const spec of specs) {
     const raw = env[envName(spec.name)]
-    if (raw !== undefined) {
+    // config.json lists every setting, most with an empty value meaning "not set".
+    if (raw !== undefined && raw !== '') {
       parseValue(spec, raw, 'plugin setting')
       defaults.set(spec.name, raw)
     } else if (spec.default !== undefined) {

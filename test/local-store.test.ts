@@ -69,3 +69,13 @@ test('the sweep removes stopped containers past retention, then the least recent
   assert.deepEqual(left, ['newest', 'recent', 'running'])
   running.streamEnded()
 })
+
+test('a small cap still keeps most of its size in lines', async () => {
+  // The ring drops a whole segment at a time; with one segment the size of the cap, a 64k
+  // store kept a handful of lines after every rotation.
+  const store = new LocalStore(tempDir(), { totalMaxSize: 1e12, retentionMs: 1e12 }, 64 * 1024, silent)
+  write(store, 'small', 20_000)
+  const frames = await readAll(store, 'small')
+  assert.ok(frames.length >= 0.7 * 64 * 1024 * (100 / 116) * 0.9, `kept ${frames.length} bytes of frames`)
+  assert.ok(store.container('small').size <= 64 * 1024)
+})
