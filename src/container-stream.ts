@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { ContainerInfo, ContainerMeta, LogRecord } from './container-info.js'
 import { FifoReader } from './fifo-reader.js'
-import type { LogEntry } from './log-entry.js'
+import { timeNanoOf, type LogEntry } from './log-entry.js'
 import type { ContainerLog } from './local-store.js'
 import { PartialAssembler, type AssembledLine } from './partial-assembler.js'
 import { BoundedQueue } from './queue.js'
@@ -113,7 +113,14 @@ export class ContainerStream {
     const store = this.#deps.store
     store.append(line)
     if (this.#outputs.length === 0) return
-    const record: LogRecord = { ...line, sequence: store.nextSequence(), container: this.#deps.meta }
+    const record: LogRecord = {
+      stream: line.stream,
+      timeNano: timeNanoOf(line.time),
+      line: line.line,
+      complete: line.complete,
+      sequence: store.nextSequence(),
+      container: this.#deps.meta,
+    }
     const bytes = recordBytes(record)
     let full = false
     for (const output of this.#outputs) {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
-import { storedEntryLength, timeHalves, writeStoredEntry, type StreamName } from './log-entry.js'
+import { storedEntryLength, writeStoredEntry, type StreamName, type TimeHalves } from './log-entry.js'
 
 // The local store behind `docker logs`: per container, a ring of segment files on disk, so
 // memory stays flat however much is logged. Each record is
@@ -20,7 +20,7 @@ const MIN_SEGMENT_BYTES = 16 * 1024
 
 export interface StoredLine {
   readonly stream: StreamName
-  readonly timeNano: bigint
+  readonly time: TimeHalves
   readonly line: Buffer
   readonly complete: boolean
 }
@@ -113,7 +113,7 @@ export class ContainerLog extends EventEmitter<ContainerLogEvents> {
   // with one write(2).
   append (line: StoredLine): void {
     const newline = line.complete
-    const time = timeHalves(line.timeNano)
+    const time = line.time
     const payload = storedEntryLength(time, line.line.length + (newline ? 1 : 0))
     const size = payload + RECORD_OVERHEAD
     if (this.#batch === undefined || this.#pendingBytes + size > this.#batch.length) {
@@ -123,7 +123,7 @@ export class ContainerLog extends EventEmitter<ContainerLogEvents> {
     const buf = this.#batch
     const at = this.#pendingBytes
     buf.writeUInt32BE(payload, at)
-    // The same bytes as writeBigInt64BE(timeNano), from the halves already at hand.
+    // time_nano as a big-endian int64, for filtering without decoding.
     buf.writeUInt32BE(time.hi, at + 4)
     buf.writeUInt32BE(time.lo, at + 8)
     const end = writeStoredEntry(buf, at + 12, line.stream, time, line.line, newline)

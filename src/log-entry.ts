@@ -2,14 +2,21 @@ import { fileURLToPath } from 'node:url'
 import protobuf from 'protobufjs'
 
 // The wire codec for the daemon's LogEntry (proto/entry.proto). time_nano is an int64 of
-// nanoseconds (about 1.7e18, past 2^53), so it is carried as a bigint; line stays bytes, since
-// a container may write anything, invalid UTF-8 included.
+// nanoseconds (about 1.7e18, past 2^53): it is carried as its two 32-bit halves, which is what
+// the decoder yields and the store writes, and becomes a bigint only where a sink needs one.
+// line stays bytes, since a container may write anything, invalid UTF-8 included.
 
 export type StreamName = 'stdout' | 'stderr'
 
+// time_nano as unsigned 32-bit halves of its two's complement.
+export interface TimeHalves {
+  readonly hi: number
+  readonly lo: number
+}
+
 export interface LogEntry {
   readonly source: string
-  readonly timeNano: bigint
+  readonly time: TimeHalves
   readonly line: Buffer
   readonly partial: boolean
   readonly partialId: string
@@ -32,24 +39,25 @@ const protoPath = fileURLToPath(new URL('../../proto/entry.proto', import.meta.u
 const emptyLine = Buffer.alloc(0)
 const LogEntryType = protobuf.loadSync(protoPath).lookupType('logdriver.LogEntry')
 
-function toBigInt (value: LongLike | number): bigint {
-  if (typeof value === 'number') return BigInt(value)
-  return (BigInt(value.high) << 32n) | BigInt(value.low >>> 0)
+function halvesOf (value: LongLike | number): TimeHalves {
+  if (typeof value === 'number') return timeHalves(BigInt(value))
+  return { hi: value.high >>> 0, lo: value.low >>> 0 }
 }
 
-function toLongBits (value: bigint): LongLike {
-  return { low: Number(BigInt.asIntN(32, value)), high: Number(BigInt.asIntN(32, value >> 32n)) }
+export function timeNanoOf (time: TimeHalves): bigint {
+  return BigInt.asIntN(64, (BigInt(time.hi) << 32n) | BigInt(time.lo))
 }
 
-// Throws on bytes that are not a LogEntry; callers treat that as a corrupt frame.
-export function decodeLogEntry (payload: Uint8Array): LogEntry {
-  const message = LogEntryType.decode(payload) as unknown as DecodedEntry
+// Throws on bytes that are not a LogEntry; callers treat that as a corrupt frame. `length`
+// decodes a frame in place from a reader over the whole read buffer, without a view per frame.
+export function decodeLogEntry (payload: Uint8Array | protobuf.Reader, length?: number): LogEntry {
+  const message = LogEntryType.decode(payload, length) as unknown as DecodedEntry
   const meta = message.partialLogMetadata
   // proto3 omits an empty line; protobufjs then hands back its shared empty array.
   const line = message.line.length === 0 ? emptyLine : message.line
   return {
     source: message.source,
-    timeNano: toBigInt(message.timeNano),
+    time: halvesOf(message.timeNano),
     // protobufjs hands back Buffer views when it reads from a Buffer.
     line: Buffer.isBuffer(line) ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength),
     partial: message.partial,
@@ -84,19 +92,14 @@ function writeVarint32 (buf: Buffer, at: number, value: number): number {
   return at
 }
 
-// int64 as protobuf writes it: two's complement, 7 bits a byte, up to 10 bytes. The value is
-// split into unsigned 32-bit halves once per entry, as protobufjs' LongBits does: BigInt
-// arithmetic per byte would cost more than the rest of the entry.
-export interface TimeHalves {
-  readonly hi: number
-  readonly lo: number
-}
-
 export function timeHalves (value: bigint): TimeHalves {
   const v = BigInt.asUintN(64, value)
   return { hi: Number(v >> 32n), lo: Number(v & 0xffffffffn) }
 }
 
+// int64 as protobuf writes it: two's complement, 7 bits a byte, up to 10 bytes, from the
+// 32-bit halves as protobufjs' LongBits does: BigInt arithmetic per byte would cost more than
+// the rest of the entry.
 function writeVarint64 (buf: Buffer, at: number, time: TimeHalves): number {
   let { lo, hi } = time
   while (hi !== 0 || lo >= 0x80) {
@@ -149,7 +152,7 @@ export function writeStoredEntry (buf: Buffer, at: number, stream: StreamName, t
 export function encodeDaemonEntry (entry: LogEntry): Uint8Array {
   return LogEntryType.encode({
     source: entry.source,
-    timeNano: toLongBits(entry.timeNano),
+    timeNano: { low: entry.time.lo | 0, high: entry.time.hi | 0 },
     line: entry.line,
     partial: entry.partial,
     partialLogMetadata: entry.partial

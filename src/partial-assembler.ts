@@ -1,15 +1,15 @@
-import type { LogEntry, StreamName } from './log-entry.js'
+import type { LogEntry, StreamName, TimeHalves } from './log-entry.js'
 
 export interface AssembledLine {
   readonly stream: StreamName
-  readonly timeNano: bigint
+  readonly time: TimeHalves
   readonly line: Buffer
   readonly complete: boolean
 }
 
 interface Pending {
   id: string
-  timeNano: bigint
+  time: TimeHalves
   chunks: Buffer[]
   bytes: number
 }
@@ -41,7 +41,7 @@ export class PartialAssembler {
         return
       }
       if (pending !== undefined) this.#flush(stream, pending, false)
-      this.#emit({ stream, timeNano: entry.timeNano, line: entry.line, complete: true })
+      this.#emit({ stream, time: entry.time, line: entry.line, complete: true })
       return
     }
     let current = pending
@@ -50,14 +50,14 @@ export class PartialAssembler {
       current = undefined
     }
     if (current === undefined) {
-      current = { id: entry.partialId, timeNano: entry.timeNano, chunks: [], bytes: 0 }
+      current = { id: entry.partialId, time: entry.time, chunks: [], bytes: 0 }
       this.#pending.set(stream, current)
     }
     this.#append(current, entry.line)
     if (entry.partialLast) {
       this.#flush(stream, current, true)
     } else if (current.bytes >= this.#maxBytes) {
-      this.#emit({ stream, timeNano: current.timeNano, line: this.#take(current), complete: false })
+      this.#emit({ stream, time: current.time, line: this.#take(current), complete: false })
     }
   }
 
@@ -83,6 +83,6 @@ export class PartialAssembler {
   #flush (stream: StreamName, pending: Pending, complete: boolean): void {
     this.#pending.delete(stream)
     if (pending.bytes === 0 && !complete) return
-    this.#emit({ stream, timeNano: pending.timeNano, line: this.#take(pending), complete })
+    this.#emit({ stream, time: pending.time, line: this.#take(pending), complete })
   }
 }

@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { test } from 'node:test'
 import { setImmediate as tick } from 'node:timers/promises'
 import { FifoReader, MAX_FRAME_BYTES, type CorruptRegion } from '../src/fifo-reader.js'
-import type { LogEntry } from '../src/log-entry.js'
+import { timeHalves, timeNanoOf, type LogEntry } from '../src/log-entry.js'
 import { daemonFrame, DaemonFifo } from './helpers/fifo.js'
 
 interface Read {
@@ -42,8 +42,8 @@ test('decodes frames split across reads and several frames in one read', async (
 
 test('keeps time_nano to the nanosecond and the line as raw bytes', async () => {
   const raw = Buffer.from([0xff, 0x00, 0xfe, 0x0a, 0x0d])
-  const read = await readThrough([daemonFrame(raw, { timeNano: 1_764_460_123_456_789_123n, source: 'stderr' })])
-  assert.equal(read.entries[0]?.timeNano, 1_764_460_123_456_789_123n)
+  const read = await readThrough([daemonFrame(raw, { time: timeHalves(1_764_460_123_456_789_123n), source: 'stderr' })])
+  assert.equal(timeNanoOf(read.entries[0]?.time ?? { hi: 0, lo: 0 }), 1_764_460_123_456_789_123n)
   assert.deepEqual(read.entries[0]?.line, raw)
   assert.equal(read.entries[0]?.source, 'stderr')
 })

@@ -21,7 +21,7 @@ function write (store: LocalStore, id: string, lines: number, size = 100): void 
   const log = store.container(id)
   log.streamStarted()
   for (let i = 0; i < lines; i++) {
-    log.append({ stream: 'stdout', timeNano: BigInt(i), line: Buffer.from(String(i).padStart(size, '0')), complete: true })
+    log.append({ stream: 'stdout', time: { hi: 0, lo: i }, line: Buffer.from(String(i).padStart(size, '0')), complete: true })
   }
   log.streamEnded()
 }
@@ -60,7 +60,7 @@ test('the sweep removes stopped containers past retention, then the least recent
   // 'running' is active: never removed, whatever its age.
   const running = store.container('running')
   running.streamStarted()
-  running.append({ stream: 'stdout', timeNano: 1n, line: Buffer.from('x'), complete: true })
+  running.append({ stream: 'stdout', time: { hi: 0, lo: 1 }, line: Buffer.from('x'), complete: true })
   running.flush()
   age('running', 10 * 3_600_000)
   store.sweep(now)

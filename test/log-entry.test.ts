@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { decodeLogEntry, storedEntryLength, timeHalves, writeStoredEntry, type StreamName } from '../src/log-entry.js'
+import { decodeLogEntry, storedEntryLength, timeHalves, timeNanoOf, writeStoredEntry, type StreamName } from '../src/log-entry.js'
 
 // The store writes ReadLogs entries by hand for speed; the daemon decodes them with protobuf,
 // so they must be exactly what protobufjs (and Go) would read back.
@@ -22,7 +22,7 @@ for (const c of cases) {
     assert.equal(end - 4, length)
     const entry = decodeLogEntry(buf.subarray(4, end))
     assert.equal(entry.source, c.stream)
-    assert.equal(entry.timeNano, c.timeNano)
+    assert.equal(timeNanoOf(entry.time), c.timeNano)
     assert.deepEqual(entry.line, c.newline ? Buffer.concat([c.line, Buffer.from('\n')]) : c.line)
     assert.equal(entry.partial, false)
   })

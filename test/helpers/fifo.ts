@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { encodeDaemonEntry, frame, type LogEntry } from '../../src/log-entry.js'
+import { encodeDaemonEntry, frame, timeHalves, type LogEntry } from '../../src/log-entry.js'
 
 // A FIFO written the way dockerd writes it: created with mkfifo and opened O_RDWR by the writer
 // before the plugin opens it (protocol.md, Q2), so the reader sees data, then EOF on close.
@@ -45,7 +45,7 @@ let sequence = 0
 export function daemonFrame (line: string | Buffer, fields: Partial<LogEntry> = {}): Buffer {
   return frame(encodeDaemonEntry({
     source: 'stdout',
-    timeNano: 1_764_460_000_000_000_000n + BigInt(sequence++),
+    time: timeHalves(1_764_460_000_000_000_000n + BigInt(sequence++)),
     line: typeof line === 'string' ? Buffer.from(line) : line,
     partial: false,
     partialId: '',
