@@ -11,6 +11,8 @@ export const ErrorCodes = {
   LOGRELAY_ERR_STORE_IO: 'local store I/O failed',
   LOGRELAY_ERR_READ_TIME: 'invalid time in a ReadLogs request',
   LOGRELAY_ERR_SINK_BUG: 'a sink threw instead of returning an outcome',
+  LOGRELAY_ERR_OPT_MISSING: 'a log-opt the chosen sink needs is not set',
+  LOGRELAY_ERR_OPT_FILE: 'a file named by a log-opt cannot be read or is not in the expected form',
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes

@@ -11,6 +11,9 @@ export interface OptionSpec {
   readonly kind: OptionKind
   readonly default?: string
   readonly description: string
+  // The value may carry a credential (a header list): error messages name the option but never
+  // repeat the value, since `docker run` shows them and the daemon logs them.
+  readonly sensitive?: boolean
 }
 
 export function envName (option: string): string {
@@ -58,8 +61,9 @@ function parseValue (spec: OptionSpec, raw: string, source: string): OptionValue
   try {
     return spec.kind.parse(raw)
   } catch (err) {
+    const given = spec.sensitive === true ? ' (value not shown)' : `="${raw}"`
     throw new PluginError(source === 'log-opt' ? 'LOGRELAY_ERR_OPT_INVALID' : 'LOGRELAY_ERR_ENV_INVALID',
-      `invalid ${source} ${source === 'log-opt' ? spec.name : envName(spec.name)}="${raw}" (${(err as Error).message}): expected ${spec.kind.accepts}`)
+      `invalid ${source} ${source === 'log-opt' ? spec.name : envName(spec.name)}${given} (${(err as Error).message}): expected ${spec.kind.accepts}`)
   }
 }
 
