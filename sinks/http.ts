@@ -1,0 +1,380 @@
+import { X509Certificate } from 'node:crypto'
+import fs from 'node:fs'
+import { promisify } from 'node:util'
+import zlib from 'node:zlib'
+import type { Logger } from 'pino'
+import { Pool, type Dispatcher } from 'undici'
+import type { LogRecord } from '../src/container-info.js'
+import { errorMessage, PluginError } from '../src/errors.js'
+import { recordJson } from '../src/json-record.js'
+import { bool, integer, oneOf, text, url, type OptionKind } from '../src/option-types.js'
+import type { OptionSpec, Options } from '../src/settings.js'
+import type { SinkDefinition } from './registry.js'
+import { SharedClients } from './shared-clients.js'
+import type { Outcome, Sink } from './sink.js'
+
+// `--log-opt sink=http`: batches of records POSTed to any endpoint over a keep-alive undici
+// Pool, one per distinct target and shared by every container that uses it. One send() is one
+// request: no retry interceptor, the runner owns retries (a second retry layer would multiply
+// delays and duplicates).
+
+const FORMATS = ['ndjson', 'json-array', 'raw'] as const
+type Format = typeof FORMATS[number]
+
+const CONTENT_TYPES: Record<Format, string> = {
+  'ndjson': 'application/x-ndjson',
+  'json-array': 'application/json',
+  'raw': 'text/plain; charset=utf-8',
+}
+
+// The sink sets these itself (framing, compression, connection management); letting a user
+// override them would make the request lie about its own body.
+const RESERVED_HEADERS = new Set(['content-length', 'content-encoding', 'transfer-encoding', 'connection',
+  'keep-alive', 'upgrade', 'expect', 'te', 'trailer', 'host'])
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+// Visible ASCII, space, tab and obs-text: a CR or LF would split the request (header injection),
+// and undici would throw at send time, long after StartLogging could have said so.
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
+
+const EXCERPT_CHARS = 160
+// A response body is read to its end so the connection can be reused, but no further than this:
+// past it the connection is given up instead.
+const RESPONSE_READ_CAP = 1024 * 1024
+// A server asking for more than this is more likely confused than serious; the runner's backoff
+// still applies on top.
+const RETRY_AFTER_CAP_MS = 300_000
+
+type HeaderPair = readonly [name: string, value: string]
+
+// Parses `Name: value` items. Messages name the item and header but never repeat a value: values
+// are where tokens live.
+export function parseHeaderPairs (items: readonly string[], where: (index: number) => string): HeaderPair[] {
+  const pairs: HeaderPair[] = []
+  const seen = new Set<string>()
+  items.forEach((item, index) => {
+    const colon = item.indexOf(':')
+    const name = item.slice(0, Math.max(colon, 0)).trim()
+    if (colon < 0 || !HEADER_NAME.test(name)) {
+      throw new Error(`${where(index)} is not a "Name: value" pair${colon < 0 ? ' (no colon)' : ' (the name is not a valid header name)'}`)
+    }
+    const value = item.slice(colon + 1).trim()
+    const lower = name.toLowerCase()
+    if (!HEADER_VALUE.test(value)) throw new Error(`the value of header ${name} (${where(index)}) contains a character a header cannot carry (a control character, or one beyond Latin-1)`)
+    if (RESERVED_HEADERS.has(lower)) throw new Error(`header ${name} (${where(index)}) is set by the sink itself`)
+    if (seen.has(lower)) throw new Error(`header ${name} is given twice`)
+    seen.add(lower)
+    pairs.push([name, value])
+  })
+  return pairs
+}
+
+function inlineHeaderItems (raw: string): string[] {
+  return raw.split(',').map((v) => v.trim()).filter((v) => v !== '')
+}
+
+const headerList: OptionKind = {
+  accepts: 'comma-separated "Name: value" pairs, e.g. "X-Tenant: blue,X-Env: prod" (values with commas, and secrets, go in http-headers-file)',
+  parse: (raw) => {
+    parseHeaderPairs(inlineHeaderItems(raw), (i) => `item ${i + 1}`)
+    return raw
+  },
+}
+
+export const httpOptions: readonly OptionSpec[] = [
+  { name: 'http-url', kind: url, description: 'Where batches are sent, e.g. https://logs.example.com/ingest. Required with sink=http.' },
+  { name: 'http-method', kind: oneOf(['POST', 'PUT', 'PATCH']), default: 'POST', description: 'The request method.' },
+  { name: 'http-format', kind: oneOf(FORMATS), default: 'ndjson', description: 'The body: ndjson (one JSON record per line), json-array (one JSON array of records) or raw (the lines\' bytes alone, each ended by a newline).' },
+  { name: 'http-gzip', kind: bool, default: 'false', description: 'Compress bodies with gzip (Content-Encoding: gzip).' },
+  { name: 'http-headers', kind: headerList, default: '', sensitive: true, description: 'Extra request headers as comma-separated "Name: value" pairs. Content-Type may be overridden; framing headers may not.' },
+  { name: 'http-headers-file', kind: text, description: 'A file of extra headers, one "Name: value" per line (# comments and blank lines ignored), read at container start: the place for credentials such as Authorization.' },
+  { name: 'http-tls-ca-file', kind: text, description: 'A PEM file of CA certificates that replaces the system trust store for https URLs.' },
+  { name: 'http-tls-verify', kind: bool, default: 'true', description: 'Verify the server\'s certificate and name. Turning it off exposes the connection to anyone on the path.' },
+  { name: 'http-timeout-ms', kind: integer(100, 3_600_000), default: '30000', description: 'The most one request may take, from connecting to the last byte of the response; past it the batch is retried.' },
+]
+
+interface HttpTarget {
+  readonly origin: string
+  readonly path: string
+  readonly method: Dispatcher.HttpMethod
+  readonly format: Format
+  readonly gzip: boolean
+  readonly headers: Readonly<Record<string, string>>
+  // Header values to scrub from response excerpts: a server that echoes the request back must
+  // not put a token into the plugin's log.
+  readonly secrets: readonly string[]
+  readonly ca: Buffer | undefined
+  readonly verify: boolean
+  readonly timeoutMs: number
+}
+
+function optionError (name: string, value: string, problem: string, accepts: string): PluginError {
+  return new PluginError('LOGRELAY_ERR_OPT_INVALID', `invalid log-opt ${name}="${value}" (${problem}): expected ${accepts}`)
+}
+
+function readOptionFile (name: string, path: string, accepts: string): string {
+  try {
+    return fs.readFileSync(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err)
+    throw new PluginError('LOGRELAY_ERR_OPT_FILE', `cannot read log-opt ${name}="${path}" (${code}): expected ${accepts}`, { cause: err })
+  }
+}
+
+function headersFromFile (path: string): HeaderPair[] {
+  const accepts = 'a readable file of "Name: value" lines'
+  const items: { item: string, line: number }[] = []
+  readOptionFile('http-headers-file', path, accepts).split(/\r?\n/).forEach((line, i) => {
+    const trimmed = line.trim()
+    if (trimmed !== '' && !trimmed.startsWith('#')) items.push({ item: trimmed, line: i + 1 })
+  })
+  try {
+    return parseHeaderPairs(items.map((i) => i.item), (i) => `line ${items[i]?.line ?? '?'}`)
+  } catch (err) {
+    throw new PluginError('LOGRELAY_ERR_OPT_FILE', `invalid log-opt http-headers-file="${path}" (${errorMessage(err)}): expected ${accepts}`)
+  }
+}
+
+function caFromFile (path: string): Buffer {
+  const accepts = 'a readable PEM file of CA certificates'
+  const pem = readOptionFile('http-tls-ca-file', path, accepts)
+  try {
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM certificate in it')
+    // Parses the first certificate only, which catches a key or a DER file given by mistake.
+    void new X509Certificate(pem)
+  } catch (err) {
+    throw new PluginError('LOGRELAY_ERR_OPT_FILE', `invalid log-opt http-tls-ca-file="${path}" (${errorMessage(err)}): expected ${accepts}`)
+  }
+  return Buffer.from(pem)
+}
+
+// Everything a container's options say about its target, checked without network I/O.
+function httpTarget (options: Options): HttpTarget {
+  const raw = options.string('http-url')
+  if (raw === undefined) {
+    throw new PluginError('LOGRELAY_ERR_OPT_MISSING', 'log-opt http-url is required with sink=http: expected an http:// or https:// URL (as a log-opt, or as the plugin default LOGRELAY_HTTP_URL)')
+  }
+  const target = new URL(raw)
+  if (target.username !== '' || target.password !== '') {
+    target.username = ''
+    target.password = ''
+    throw optionError('http-url', `${target.protocol}//[credentials not shown]@${target.host}${target.pathname}`, 'credentials in the URL are not sent',
+      'a URL without user:password; put an Authorization header in http-headers-file')
+  }
+  const pairs = [
+    ...parseHeaderPairs(inlineHeaderItems(options.string('http-headers') ?? ''), (i) => `item ${i + 1}`),
+  ]
+  const file = options.string('http-headers-file')
+  if (file !== undefined) {
+    for (const pair of headersFromFile(file)) {
+      if (pairs.some(([n]) => n.toLowerCase() === pair[0].toLowerCase())) {
+        throw optionError('http-headers-file', file, `header ${pair[0]} is also given in http-headers`, 'each header named once')
+      }
+      pairs.push(pair)
+    }
+  }
+  const format = options.string('http-format') as Format
+  const gzip = options.boolean('http-gzip')
+  const headers: Record<string, string> = { 'content-type': CONTENT_TYPES[format], 'user-agent': 'logrelay' }
+  if (gzip) headers['content-encoding'] = 'gzip'
+  for (const [name, value] of pairs) headers[name.toLowerCase()] = value
+  const caFile = options.string('http-tls-ca-file')
+  return {
+    origin: target.origin,
+    path: `${target.pathname}${target.search}`,
+    method: (options.string('http-method') ?? 'POST') as Dispatcher.HttpMethod,
+    format,
+    gzip,
+    headers,
+    secrets: pairs.map(([, v]) => v).filter((v) => v.length >= 4),
+    ca: caFile === undefined ? undefined : caFromFile(caFile),
+    verify: options.boolean('http-tls-verify'),
+    timeoutMs: options.number('http-timeout-ms'),
+  }
+}
+
+const NEWLINE = Buffer.from('\n')
+
+function encode (batch: readonly LogRecord[], format: Format): Buffer {
+  if (format === 'raw') {
+    const parts: Buffer[] = []
+    for (const record of batch) parts.push(record.line, NEWLINE)
+    return Buffer.concat(parts)
+  }
+  if (format === 'json-array') return Buffer.from(`[${batch.map(recordJson).join(',')}]`)
+  let body = ''
+  for (const record of batch) body += `${recordJson(record)}\n`
+  return Buffer.from(body)
+}
+
+const gzip = promisify(zlib.gzip)
+
+// Reads a response body to its end (so the connection goes back to the pool) and keeps its
+// start for a drop reason. Once the status is in, it decides the outcome: a body cut short
+// (timeout, reset) must not turn a 2xx into a retry and a duplicate.
+async function readExcerpt (body: AsyncIterable<Buffer> & { destroy: () => void }): Promise<string> {
+  const head: Buffer[] = []
+  let kept = 0
+  let read = 0
+  try {
+    for await (const chunk of body) {
+      if (kept < EXCERPT_CHARS * 4) {
+        head.push(chunk)
+        kept += chunk.length
+      }
+      read += chunk.length
+      if (read > RESPONSE_READ_CAP) break
+    }
+  } catch {
+    // The connection is gone already; undici will not reuse it.
+  }
+  body.destroy()
+  return Buffer.concat(head).toString('utf8')
+}
+
+class RequestTimeout extends Error {
+  constructor (ms: number) {
+    super(`no complete response within ${ms} ms (http-timeout-ms)`)
+    this.name = 'RequestTimeout'
+  }
+}
+
+// The response as classify() needs it: only what decides the outcome and explains a drop.
+interface Attempt {
+  readonly status?: number
+  readonly retryAfter?: string | undefined
+  readonly excerpt?: string
+  readonly error?: unknown
+}
+
+class HttpSink implements Sink {
+  readonly name = 'http'
+  readonly #target: HttpTarget
+  readonly #pool: Pool
+  readonly #release: () => Promise<void>
+
+  constructor (target: HttpTarget, pool: Pool, release: () => Promise<void>) {
+    this.#target = target
+    this.#pool = pool
+    this.#release = release
+  }
+
+  async send (batch: readonly LogRecord[], signal: AbortSignal): Promise<Outcome> {
+    const target = this.#target
+    const deadline = new AbortController()
+    const onAbort = (): void => deadline.abort(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    const timer = setTimeout(() => deadline.abort(new RequestTimeout(target.timeoutMs)), target.timeoutMs)
+    try {
+      const plain = encode(batch, target.format)
+      const body = target.gzip ? await gzip(plain) : plain
+      const response = await this.#pool.request({
+        path: target.path,
+        method: target.method,
+        headers: target.headers,
+        body,
+        signal: deadline.signal,
+        headersTimeout: target.timeoutMs,
+        bodyTimeout: target.timeoutMs,
+      })
+      const excerpt = await readExcerpt(response.body)
+      const retryAfter = response.headers['retry-after']
+      return classify({ status: response.statusCode, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, excerpt }, target)
+    } catch (err) {
+      return classify({ error: deadline.signal.aborted && deadline.signal.reason !== undefined ? deadline.signal.reason : err }, target)
+    } finally {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.#release()
+  }
+}
+
+function poolFor (target: HttpTarget): Pool {
+  return new Pool(target.origin, {
+    connect: {
+      ...(target.ca === undefined ? {} : { ca: target.ca }),
+      rejectUnauthorized: target.verify,
+    },
+  })
+}
+
+const pools = new SharedClients<Pool>(async (pool) => await pool.close())
+
+export const httpSink: SinkDefinition = {
+  name: 'http',
+  prefix: 'http',
+  options: httpOptions,
+  // 1,000 records or 1 MiB a request, sent after at most 1 s: batching gives most of the
+  // throughput by a few hundred records (the Splunk driver went 10x at 1,000). One request in
+  // flight per container keeps its lines in order at the endpoint.
+  batchDefaults: { maxRecords: 1000, maxBytes: '1m', timeoutMs: 1000, concurrency: 1 },
+  open: (options: Options, info, log: Logger): Sink => {
+    const target = httpTarget(options)
+    const key = JSON.stringify([target.origin, options.string('http-tls-ca-file') ?? '', target.verify])
+    const { client, release } = pools.acquire(key, () => poolFor(target))
+    if (!target.verify && target.origin.startsWith('https:')) {
+      log.warn({ sink: 'http', container: info.ContainerID, origin: target.origin }, 'TLS certificate verification is off (http-tls-verify=false)')
+    }
+    return new HttpSink(target, client, release)
+  },
+  closeAll: async () => await pools.closeAll(),
+}
+
+// Retry-After is either delay-seconds or an HTTP date (RFC 9110, 10.2.3).
+export function retryAfterMs (value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Math.min(Number(trimmed) * 1000, RETRY_AFTER_CAP_MS)
+  const at = Date.parse(trimmed)
+  if (Number.isNaN(at)) return undefined
+  return Math.min(Math.max(at - now, 0), RETRY_AFTER_CAP_MS)
+}
+
+function scrub (excerpt: string, secrets: readonly string[]): string {
+  let out = excerpt
+  for (const secret of secrets) out = out.split(secret).join('[redacted]')
+  out = out.replace(/\s+/g, ' ').trim()
+  return out.length > EXCERPT_CHARS ? `${out.slice(0, EXCERPT_CHARS)}…` : out
+}
+
+function errorCode (err: unknown): string | undefined {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string') return code
+  }
+  return undefined
+}
+
+// undici refuses these before anything is sent, and would refuse the same batch again.
+const UNSENDABLE = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH'])
+
+// The one place an HTTP result becomes an outcome. 2xx delivered; 408, 429 and 5xx retried,
+// honouring Retry-After; other statuses are final for this batch (sending it again gets the
+// same answer) and dropped with the status and the start of the body. Connection errors and
+// timeouts are retried: the server may never have seen the batch.
+function classify (attempt: Attempt, target: HttpTarget): Outcome {
+  const { status } = attempt
+  if (status === undefined) {
+    const err = attempt.error
+    if (err instanceof RequestTimeout) return { retry: err.message }
+    const code = errorCode(err)
+    if (code === undefined) return { retry: errorMessage(err) }
+    if (UNSENDABLE.has(code)) return { drop: `request cannot be sent: ${code}: ${errorMessage(err)}` }
+    const hint = /CERT|SIGNATURE/.test(code) ? ' (trust the server\'s CA with http-tls-ca-file)' : ''
+    return { retry: `${code}: ${errorMessage(err)}${hint}` }
+  }
+  if (status >= 200 && status < 300) return { ok: true }
+  const excerpt = scrub(attempt.excerpt ?? '', target.secrets)
+  const reason = `HTTP ${status}${excerpt === '' ? '' : `: ${excerpt}`}`
+  if (status === 408 || status === 429 || status >= 500) {
+    const afterMs = retryAfterMs(attempt.retryAfter, Date.now())
+    return afterMs === undefined ? { retry: reason } : { retry: `${reason} (Retry-After: ${afterMs} ms)`, afterMs }
+  }
+  if (status === 413) return { drop: `${reason} (the batch is too large for the endpoint: lower http-batch-max-bytes or http-batch-max-records)` }
+  if (status >= 300 && status < 400) return { drop: `HTTP ${status} (redirects are not followed: set http-url to the final address)` }
+  return { drop: reason }
+}
