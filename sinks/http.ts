@@ -19,7 +19,7 @@ import type { Outcome, Sink } from './sink.js'
 // delays and duplicates).
 
 const FORMATS = ['ndjson', 'json-array', 'raw'] as const
-type Format = typeof FORMATS[number]
+export type Format = typeof FORMATS[number]
 
 const CONTENT_TYPES: Record<Format, string> = {
   'ndjson': 'application/x-ndjson',
@@ -195,16 +195,41 @@ function httpTarget (options: Options): HttpTarget {
 
 const NEWLINE = Buffer.from('\n')
 
-function encode (batch: readonly LogRecord[], format: Format): Buffer {
+// JSON bodies are written straight into one Buffer. Appending thousands of record strings and
+// converting the result cost about three times as much: V8 first flattens the rope, then the
+// whole body is encoded again.
+function jsonBody (batch: readonly LogRecord[], array: boolean): Buffer {
+  if (batch.length === 0) return Buffer.from(array ? '[]' : '')
+  let buf = Buffer.allocUnsafe(0)
+  let off = 0
+  let index = 0
+  for (const record of batch) {
+    const json = recordJson(record)
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; 2 for a separator and the closing bracket.
+    const need = off + json.length * 3 + 2
+    if (need > buf.length) {
+      // Sized from the records so far, so a batch normally allocates once and copies never.
+      const guess = Math.ceil((off + json.length) / (index + 1) * batch.length * 1.1)
+      const grown = Buffer.allocUnsafe(Math.max(need, guess, buf.length * 2))
+      buf.copy(grown, 0, 0, off)
+      buf = grown
+    }
+    if (array) buf[off++] = index === 0 ? 0x5b : 0x2c
+    off += buf.write(json, off)
+    if (!array) buf[off++] = 0x0a
+    index++
+  }
+  if (array) buf[off++] = 0x5d
+  return buf.subarray(0, off)
+}
+
+export function encodeBody (batch: readonly LogRecord[], format: Format): Buffer {
   if (format === 'raw') {
     const parts: Buffer[] = []
     for (const record of batch) parts.push(record.line, NEWLINE)
     return Buffer.concat(parts)
   }
-  if (format === 'json-array') return Buffer.from(`[${batch.map(recordJson).join(',')}]`)
-  let body = ''
-  for (const record of batch) body += `${recordJson(record)}\n`
-  return Buffer.from(body)
+  return jsonBody(batch, format === 'json-array')
 }
 
 const gzip = promisify(zlib.gzip)
@@ -266,7 +291,7 @@ class HttpSink implements Sink {
     signal.addEventListener('abort', onAbort, { once: true })
     const timer = setTimeout(() => deadline.abort(new RequestTimeout(target.timeoutMs)), target.timeoutMs)
     try {
-      const plain = encode(batch, target.format)
+      const plain = encodeBody(batch, target.format)
       const body = target.gzip ? await gzip(plain) : plain
       const response = await this.#pool.request({
         path: target.path,

@@ -4,7 +4,9 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, test, type TestContext } from 'node:test'
-import { retryAfterMs } from '../sinks/http.js'
+import { encodeBody, retryAfterMs } from '../sinks/http.js'
+import type { ContainerMeta, LogRecord } from '../src/container-info.js'
+import { recordJson } from '../src/json-record.js'
 import { docker, dockerOk, TEST_IMAGE, uniqueName } from './helpers/docker.js'
 import { exec } from './helpers/exec.js'
 import { TestHttpServer, waitUntil, type Answer, type ReceivedRequest } from './helpers/http-server.js'
@@ -348,5 +350,30 @@ describe('http sink: Retry-After', () => {
     assert.equal(retryAfterMs('soon', now), undefined)
     assert.equal(retryAfterMs(undefined, now), undefined)
     assert.equal(retryAfterMs('86400', now), 300_000)
+  })
+})
+
+describe('http sink: bodies', () => {
+  const meta: ContainerMeta = { id: 'c'.repeat(64), name: 'web-1', imageName: 'nginx:1.27', imageId: 'sha256:abc', labels: { team: 'blue' }, env: {}, tag: undefined, hostName: 'h' }
+  const lines = [
+    Buffer.from('plain ascii'), Buffer.from(''), Buffer.from('quote " backslash \\ tab \t'), Buffer.from([0x1b, 0x5b, 0x31, 0x6d, 0x00]),
+    Buffer.from('héllo wörld ✓ 𝄞 😀'), Buffer.from([0xff, 0xfe, 0x20, 0xc3]), Buffer.from('x'.repeat(70_000)), Buffer.from('\u2028 line separator'),
+  ]
+  const batch: LogRecord[] = Array.from({ length: 300 }, (_, i) => ({
+    stream: i % 2 === 0 ? 'stdout' : 'stderr', timeNano: 1_795_998_399_333_000_000n + BigInt(i) * 999_999_937n, line: lines[i % lines.length] ?? Buffer.alloc(0),
+    complete: true, sequence: i + 1, container: meta,
+  }))
+
+  // The bodies are written straight into a Buffer for speed; they must still be exactly the
+  // shared record JSON, multi-byte characters, escapes, invalid UTF-8 and buffer growth included.
+  test('ndjson and json-array bodies are the shared record JSON, byte for byte', () => {
+    assert.equal(encodeBody(batch, 'ndjson').toString('utf8'), batch.map((r) => `${recordJson(r)}\n`).join(''))
+    assert.equal(encodeBody(batch, 'json-array').toString('utf8'), `[${batch.map(recordJson).join(',')}]`)
+    assert.equal(encodeBody(batch.slice(0, 1), 'json-array').toString('utf8'), `[${recordJson(batch[0] as LogRecord)}]`)
+    assert.deepEqual(JSON.parse(encodeBody(batch, 'json-array').toString('utf8')), batch.map((r) => JSON.parse(recordJson(r)) as unknown))
+  })
+
+  test('raw bodies are the lines\' bytes, each ended by a newline', () => {
+    assert.deepEqual(encodeBody(batch, 'raw'), Buffer.concat(batch.flatMap((r) => [r.line, Buffer.from('\n')])))
   })
 })
