@@ -1,0 +1,141 @@
+import { once } from 'node:events'
+import fs from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { drainPlugin, linesScript } from './core.js'
+import { docker, dockerOk, uniqueName, TEST_IMAGE } from '../test/helpers/docker.js'
+import { startDockerd } from '../test/helpers/dockerd.js'
+import { PluginProcess } from '../test/helpers/plugin.js'
+
+// The HTTP sink's benchmark (issue 6): lines/s of the whole path container → dockerd → FIFO →
+// logrelay → HTTP → a server that only counts records, next to the drain-only plugin and to
+// logrelay with no sink (the core's share of the gap). The clock runs from `docker run` until
+// the container has exited and, for the sink, the last record has been counted.
+
+// What linesScript writes per line, newline included.
+const LINE_BYTES = 100
+
+export interface Rate {
+  readonly linesPerSec: number
+  // CPU time of the plugin process (all its threads) per line: steadier than the line rate on a
+  // shared machine, and what decides the rate when the cores are all busy.
+  readonly cpuMicrosPerLine: number
+}
+
+export interface HttpSinkBench {
+  readonly lines: number
+  readonly drain: Rate
+  readonly storeOnly: Rate
+  readonly http: Rate
+  readonly requests: number
+}
+
+function cpuSeconds (pid: number | undefined): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+// Counts ndjson records by their newlines and answers 200 with no body.
+async function countingServer (): Promise<{ url: string, records: () => number, requests: () => number, close: () => Promise<void> }> {
+  let records = 0
+  let requests = 0
+  const server = http.createServer((req, res) => {
+    req.on('data', (chunk: Buffer) => {
+      for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, at + 1)) records++
+    })
+    req.on('end', () => {
+      requests++
+      res.writeHead(200, { 'content-length': '0' })
+      res.end()
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ingest`,
+    records: () => records,
+    requests: () => requests,
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+async function measure (plugin: PluginProcess, lines: number, opts: readonly string[], delivered?: () => number): Promise<Rate> {
+  const name = uniqueName('bench-http')
+  const before = delivered?.() ?? 0
+  const cpuBefore = cpuSeconds(plugin.pid)
+  const start = process.hrtime.bigint()
+  await dockerOk(['run', '-d', '--name', name, '--network', 'none', '--log-driver', plugin.name, ...opts.flatMap((o) => ['--log-opt', o]),
+    TEST_IMAGE, 'sh', '-c', linesScript(lines)])
+  const waited = await docker(['wait', name], 600_000)
+  if (waited.code !== 0) throw new Error(`docker wait ${name}: ${waited.stderr}`)
+  const deadline = Date.now() + 600_000
+  while (delivered !== undefined && delivered() - before < lines) {
+    if (Date.now() > deadline) throw new Error(`${delivered() - before} of ${lines} records counted after 10 minutes`)
+    await sleep(5)
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  const cpu = cpuSeconds(plugin.pid) - cpuBefore
+  await docker(['rm', '-f', name])
+  return { linesPerSec: lines / seconds, cpuMicrosPerLine: cpu / lines * 1e6 }
+}
+
+function median (values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN
+}
+
+// Runs in turns (drain, store only, http) so a noisy neighbour hits all three alike.
+export async function benchHttpSink (rounds: number, lines: number): Promise<HttpSinkBench> {
+  const drain = drainPlugin()
+  const logrelay = new PluginProcess({ LOG_LEVEL: 'warn' })
+  const server = await countingServer()
+  await drain.start()
+  await logrelay.start()
+  try {
+    const rates = { drain: [] as Rate[], storeOnly: [] as Rate[], http: [] as Rate[] }
+    const storeOpts = ['store-max-bytes=1g']
+    for (let r = 0; r < rounds; r++) {
+      rates.drain.push(await measure(drain, lines, []))
+      rates.storeOnly.push(await measure(logrelay, lines, storeOpts))
+      rates.http.push(await measure(logrelay, lines, [...storeOpts, 'sink=http', `http-url=${server.url}`], server.records))
+    }
+    const mid = (values: readonly Rate[]): Rate => ({
+      linesPerSec: median(values.map((v) => v.linesPerSec)),
+      cpuMicrosPerLine: median(values.map((v) => v.cpuMicrosPerLine)),
+    })
+    const result = { lines, drain: mid(rates.drain), storeOnly: mid(rates.storeOnly), http: mid(rates.http), requests: server.requests() }
+    const show = (label: string, rate: Rate, runs: readonly Rate[]): void => {
+      console.log(`${label.padEnd(22)} ${Math.round(rate.linesPerSec).toLocaleString().padStart(9)} lines/s  ${rate.cpuMicrosPerLine.toFixed(1).padStart(5)} µs CPU/line` +
+        `  runs: ${runs.map((v) => Math.round(v.linesPerSec).toLocaleString()).join(', ')}`)
+    }
+    console.log(`\n## HTTP sink: ${lines.toLocaleString()} lines of ${LINE_BYTES} bytes from one container to a counting server (${rounds} rounds, in turns, medians)`)
+    show('drain-only plugin:', result.drain, rates.drain)
+    show('logrelay, no sink:', result.storeOnly, rates.storeOnly)
+    show('logrelay, sink=http:', result.http, rates.http)
+    console.log(`ratio http/drain line rate: ${(result.http.linesPerSec / result.drain.linesPerSec).toFixed(3)} (target >= 0.8); ` +
+      `http/no sink: ${(result.http.linesPerSec / result.storeOnly.linesPerSec).toFixed(3)}; ${result.requests} requests`)
+    return result
+  } finally {
+    await logrelay.cleanup()
+    await drain.cleanup()
+    await server.close()
+  }
+}
+
+// `node dist/bench/http-sink.js` on its own, with its own private dockerd (BENCH_ROUNDS,
+// BENCH_LINES as for `npm run bench`).
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const dockerd = await startDockerd()
+  process.env['DOCKER_HOST'] = dockerd.host
+  try {
+    await benchHttpSink(Number(process.env['BENCH_ROUNDS'] ?? 3), Number(process.env['BENCH_LINES'] ?? 1_000_000))
+  } finally {
+    await dockerd.stop()
+  }
+}
