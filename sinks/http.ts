@@ -7,7 +7,7 @@ import { Pool, type Dispatcher } from 'undici'
 import type { LogRecord } from '../src/container-info.js'
 import { errorMessage, PluginError } from '../src/errors.js'
 import { recordJson } from '../src/json-record.js'
-import { bool, integer, oneOf, text, url, type OptionKind } from '../src/option-types.js'
+import { bool, integer, oneOf, url, type OptionKind } from '../src/option-types.js'
 import type { OptionSpec, Options } from '../src/settings.js'
 import type { SinkDefinition } from './registry.js'
 import { SharedClients } from './shared-clients.js'
@@ -81,14 +81,24 @@ const headerList: OptionKind = {
   },
 }
 
+// Read at container start from the plugin's own filesystem (a managed plugin sees only what
+// its config.json mounts), so a relative path would depend on the plugin's working directory.
+const filePath: OptionKind = {
+  accepts: 'an absolute path to a file the plugin can read',
+  parse: (raw) => {
+    if (!raw.startsWith('/')) throw new Error('not an absolute path')
+    return raw
+  },
+}
+
 export const httpOptions: readonly OptionSpec[] = [
   { name: 'http-url', kind: url, description: 'Where batches are sent, e.g. https://logs.example.com/ingest. Required with sink=http.' },
   { name: 'http-method', kind: oneOf(['POST', 'PUT', 'PATCH']), default: 'POST', description: 'The request method.' },
   { name: 'http-format', kind: oneOf(FORMATS), default: 'ndjson', description: 'The body: ndjson (one JSON record per line), json-array (one JSON array of records) or raw (the lines\' bytes alone, each ended by a newline).' },
   { name: 'http-gzip', kind: bool, default: 'false', description: 'Compress bodies with gzip (Content-Encoding: gzip).' },
   { name: 'http-headers', kind: headerList, default: '', sensitive: true, description: 'Extra request headers as comma-separated "Name: value" pairs. Content-Type may be overridden; framing headers may not.' },
-  { name: 'http-headers-file', kind: text, description: 'A file of extra headers, one "Name: value" per line (# comments and blank lines ignored), read at container start: the place for credentials such as Authorization.' },
-  { name: 'http-tls-ca-file', kind: text, description: 'A PEM file of CA certificates that replaces the system trust store for https URLs.' },
+  { name: 'http-headers-file', kind: filePath, description: 'A file of extra headers, one "Name: value" per line (# comments and blank lines ignored), read at container start: the place for credentials such as Authorization.' },
+  { name: 'http-tls-ca-file', kind: filePath, description: 'A PEM file of CA certificates that replaces the system trust store for https URLs.' },
   { name: 'http-tls-verify', kind: bool, default: 'true', description: 'Verify the server\'s certificate and name. Turning it off exposes the connection to anyone on the path.' },
   { name: 'http-timeout-ms', kind: integer(100, 3_600_000), default: '30000', description: 'The most one request may take, from connecting to the last byte of the response; past it the batch is retried.' },
 ]

@@ -334,6 +334,8 @@ describe('http sink: options are checked at StartLogging, without network I/O', 
       /cannot read log-opt http-tls-ca-file="\/nonexistent\/ca.pem" \(ENOENT\): expected a readable PEM file of CA certificates/)
     assert.match(await refused(['sink=http', 'http-url=https://127.0.0.1:9/x', 'http-headers-file=/nonexistent/headers']),
       /cannot read log-opt http-headers-file="\/nonexistent\/headers" \(ENOENT\)/)
+    assert.match(await refused(['sink=http', 'http-url=https://127.0.0.1:9/x', 'http-tls-ca-file=ca.pem']),
+      /invalid log-opt http-tls-ca-file="ca.pem" \(not an absolute path\): expected an absolute path/)
     const notPem = path.join(tmp, 'not-a-ca.pem')
     fs.writeFileSync(notPem, 'hello')
     assert.match(await refused(['sink=http', 'http-url=https://127.0.0.1:9/x', `http-tls-ca-file=${notPem}`]), /invalid log-opt http-tls-ca-file=.*no PEM certificate/)
