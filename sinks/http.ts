@@ -49,7 +49,7 @@ type HeaderPair = readonly [name: string, value: string]
 
 // Parses `Name: value` items. Messages name the item and header but never repeat a value: values
 // are where tokens live.
-export function parseHeaderPairs (items: readonly string[], where: (index: number) => string): HeaderPair[] {
+function parseHeaderPairs (items: readonly string[], where: (index: number) => string): HeaderPair[] {
   const pairs: HeaderPair[] = []
   const seen = new Set<string>()
   items.forEach((item, index) => {
@@ -384,6 +384,14 @@ function errorCode (err: unknown): string | undefined {
   return undefined
 }
 
+// A TLS failure is retried like any connection failure (the server may be mid-rotation), but it
+// rarely fixes itself, so the logged reason says what to change.
+function tlsHint (code: string): string {
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return ' (the host in http-url is not a name on the server\'s certificate)'
+  if (/CERT|SIGNATURE/.test(code)) return ' (give the server\'s CA with http-tls-ca-file)'
+  return ''
+}
+
 // undici refuses these before anything is sent, and would refuse the same batch again.
 const UNSENDABLE = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH'])
 
@@ -399,8 +407,7 @@ function classify (attempt: Attempt, target: HttpTarget): Outcome {
     const code = errorCode(err)
     if (code === undefined) return { retry: errorMessage(err) }
     if (UNSENDABLE.has(code)) return { drop: `request cannot be sent: ${code}: ${errorMessage(err)}` }
-    const hint = /CERT|SIGNATURE/.test(code) ? ' (trust the server\'s CA with http-tls-ca-file)' : ''
-    return { retry: `${code}: ${errorMessage(err)}${hint}` }
+    return { retry: `${code}: ${errorMessage(err)}${tlsHint(code)}` }
   }
   if (status >= 200 && status < 300) return { ok: true }
   const excerpt = scrub(attempt.excerpt ?? '', target.secrets)
