@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { errorMessage } from './errors.js'
-import { LogDriver } from './log-driver.js'
+import type { LogDriver } from './log-driver.js'
 import { log } from './logger.js'
 import { buildServer } from './server.js'
 import { readPluginSettings } from './settings.js'
@@ -11,16 +11,21 @@ const SHUTDOWN_GRACE_MS = 8_000
 
 async function main (): Promise<void> {
   const settings = readPluginSettings(process.env)
-  const driver = new LogDriver(settings, process.env, log)
-  const app = buildServer(driver, log)
+  // The daemon gives a managed plugin about 9.5 s to listen, and a restarted plugin's containers
+  // block meanwhile: listen first, and load the driver with its sinks' client libraries (half a
+  // second of module loading, more on a busy host) while the socket already accepts calls.
+  const driverReady: Promise<LogDriver> = import('./log-driver.js').then(({ LogDriver }) => new LogDriver(settings, process.env, log))
+  driverReady.catch(() => {})
+  const app = buildServer(driverReady, log)
   fs.mkdirSync(path.dirname(settings.socket), { recursive: true })
   // A socket left by a previous run would make listen() fail with EADDRINUSE.
   fs.rmSync(settings.socket, { force: true })
   await app.listen({ path: settings.socket })
-  driver.reattach()
   // startupMs counts from the process's start. The daemon dials a managed plugin's socket 0.5 s
   // after starting it, then every 3 s, and gives up after about 9.5 s (protocol.md, Q5).
   log.info({ socket: settings.socket, stateDir: settings.stateDir, startupMs: Math.round(performance.now()) }, 'logrelay listening')
+  const driver = await driverReady
+  driver.reattach()
 
   let stopping = false
   const stop = (signal: string): void => {

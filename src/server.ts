@@ -25,7 +25,7 @@ function file (value: Record<string, unknown>): string {
 // Capabilities and Activate have empty bodies, every answer is 200 with a JSON object (an empty
 // body fails in the daemon with EOF), and failures are {"Err": "..."}, which `docker run`
 // shows to the user.
-export function buildServer (driver: LogDriver, log: Logger): FastifyInstance {
+export function buildServer (driverReady: Promise<LogDriver>, log: Logger): FastifyInstance {
   // Request logs would be one line per call of the daemon's; only problems are logged.
   const loggerInstance: FastifyBaseLogger = log.child({ component: 'server' }, { level: 'warn' })
   // At shutdown every connection is cut: the daemon's idle keep-alive connections would
@@ -64,6 +64,7 @@ export function buildServer (driver: LogDriver, log: Logger): FastifyInstance {
 
   app.post('/LogDriver.StartLogging', async (req, reply) => {
     const b = body(req.body)
+    const driver = await driverReady
     driver.startLogging(file(b), parseContainerInfo(b['Info']))
     return json(reply, { Err: '' })
   })
@@ -72,6 +73,7 @@ export function buildServer (driver: LogDriver, log: Logger): FastifyInstance {
   // then blocks `docker plugin disable` and `upgrade` (protocol.md, item 24).
   app.post('/LogDriver.StopLogging', async (req, reply) => {
     try {
+      const driver = await driverReady
       driver.stopLogging(file(body(req.body)))
     } catch (err) {
       log.warn({ err }, 'StopLogging request could not be read; answered success anyway')
@@ -86,6 +88,7 @@ export function buildServer (driver: LogDriver, log: Logger): FastifyInstance {
     const abort = new AbortController()
     try {
       const b = body(req.body)
+      const driver = await driverReady
       frames = driver.readLogs(parseContainerInfo(b['Info']), parseReadConfig(b['Config']), abort.signal)
     } catch (err) {
       return reply.code(500).type('application/json').send({ Err: errorMessage(err) })
