@@ -13,6 +13,9 @@ export interface BatchLimits {
 const BACKOFF_BASE_MS = 250
 const BACKOFF_CAP_MS = 10_000
 const DROP_LOG_INTERVAL_MS = 10_000
+// Reasons may carry a backend's error text; past this many distinct ones the rest are counted
+// together, so a backend answering with ever-different bodies cannot grow the map for ever.
+const MAX_DROP_REASONS = 256
 
 // Bytes a record counts for in queues and batch limits: its line plus the metadata every
 // encoding adds. Exact sizes are the sink's business; this only has to bound memory.
@@ -31,7 +34,8 @@ export class DropCounter {
   }
 
   add (sink: string, reason: string, count: number, context: Record<string, unknown>): void {
-    const key = `${sink}\u0000${reason}`
+    let key = `${sink}\u0000${reason}`
+    if (!this.#counts.has(key) && this.#counts.size >= MAX_DROP_REASONS) key = `${sink}\u0000(other reasons)`
     const entry = this.#counts.get(key) ?? { total: 0, unlogged: 0, loggedAt: 0 }
     entry.total += count
     entry.unlogged += count
@@ -42,12 +46,6 @@ export class DropCounter {
       entry.loggedAt = now
     }
     this.#counts.set(key, entry)
-  }
-
-  total (sink: string): number {
-    let sum = 0
-    for (const [key, value] of this.#counts) if (key.startsWith(`${sink}\u0000`)) sum += value.total
-    return sum
   }
 }
 
@@ -138,10 +136,10 @@ export class SinkRunner {
         for (const item of outcome.partial.dropped) this.#dropped(item.reason, 1, pending[item.index])
         pending = outcome.partial.retry.map((i) => pending[i]).filter((r): r is LogRecord => r !== undefined)
         if (pending.length === 0) break
-        this.#log.warn({ sink: this.#sink.name, records: pending.length, attempt }, 'some records will be retried')
+        this.#log.warn({ sink: this.#sink.name, container: pending[0]?.container.id, records: pending.length, attempt }, 'some records will be retried')
       } else {
         afterMs = outcome.afterMs
-        if (attempt === 0 || attempt % 10 === 0) this.#log.warn({ sink: this.#sink.name, reason: outcome.retry, records: pending.length, attempt }, 'batch will be retried')
+        if (attempt === 0 || attempt % 10 === 0) this.#log.warn({ sink: this.#sink.name, container: pending[0]?.container.id, reason: outcome.retry, records: pending.length, attempt }, 'batch will be retried')
       }
       attempt++
       const backoff = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, 16))
