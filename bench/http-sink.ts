@@ -4,7 +4,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { drainPlugin, linesScript } from './core.js'
+import { drainPlugin, linesScript, median } from './core.js'
 import { docker, dockerOk, uniqueName, TEST_IMAGE } from '../test/helpers/docker.js'
 import { startDockerd } from '../test/helpers/dockerd.js'
 import { PluginProcess } from '../test/helpers/plugin.js'
@@ -83,11 +83,6 @@ async function measure (plugin: PluginProcess, lines: number, opts: readonly str
   const cpu = cpuSeconds(plugin.pid) - cpuBefore
   await docker(['rm', '-f', name])
   return { linesPerSec: lines / seconds, cpuMicrosPerLine: cpu / lines * 1e6 }
-}
-
-function median (values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN
 }
 
 // Runs in turns (drain, store only, http) so a noisy neighbour hits all three alike.

@@ -1,5 +1,6 @@
 import { startDockerd } from '../test/helpers/dockerd.js'
 import { benchCore } from './core.js'
+import { benchHttpSink } from './http-sink.js'
 import { benchStartup } from './startup.js'
 
 // `npm run bench`: every benchmark against a private dockerd, each printed next to its
@@ -11,6 +12,7 @@ async function main (): Promise<void> {
   process.env['DOCKER_HOST'] = dockerd.host
   try {
     await benchCore(rounds, lines)
+    await benchHttpSink(rounds, Math.ceil(lines / 2))
     await benchStartup(Math.max(5, rounds))
   } finally {
     await dockerd.stop()
