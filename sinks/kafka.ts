@@ -336,7 +336,7 @@ export const kafkaSink: SinkDefinition = {
   options: kafkaOptions,
   // Concurrency 1: a container's batches go out one after the other, so with its key on one
   // partition its lines reach Kafka in order, retries included.
-  batchDefaults: { maxRecords: 2000, maxBytes: '1m', timeoutMs: 200, concurrency: 1 },
+  batchDefaults: { maxRecords: 1000, maxBytes: '1m', timeoutMs: 200, concurrency: 1 },
   open (options: Options, info: ContainerInfo, log: Logger): Sink {
     const template = options.string('kafka-topic') ?? ''
     const topic = renderTemplate('kafka-topic', template, info)
