@@ -52,10 +52,32 @@ async function inspect (name: string, format: string): Promise<string> {
   return (await dockerOk(['inspect', '-f', format, name])).toString().trim()
 }
 
+// The test's own clients, right after the outage test restarts the broker, meet its transient
+// errors (NOT_LEADER_FOR_PARTITION while leaders are elected): they try again, as the sink does.
+function transient (err: unknown): boolean {
+  return err instanceof Error && ((err as { retriable?: unknown }).retriable === true || (err.cause !== err && transient(err.cause)))
+}
+
+async function retrying<T> (work: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 120_000
+  for (;;) {
+    try {
+      return await work()
+    } catch (err) {
+      if (!transient(err) || Date.now() > deadline) throw err
+      await sleep(1000)
+    }
+  }
+}
+
 // Reads a topic from the beginning until `enough` says so; fails with what it has after the
 // deadline, so a loss shows as a count, not a hang.
 async function consume (topic: string, enough: (messages: readonly KafkaMessage[]) => boolean, timeoutMs = 180_000): Promise<KafkaMessage[]> {
   await waitForTopic(topic, timeoutMs)
+  return await retrying(async () => await consumeOnce(topic, enough, timeoutMs))
+}
+
+async function consumeOnce (topic: string, enough: (messages: readonly KafkaMessage[]) => boolean, timeoutMs: number): Promise<KafkaMessage[]> {
   const consumer = kafka.consumer({ groupId: uniqueName('lrt-read'), allowAutoTopicCreation: true })
   const messages: KafkaMessage[] = []
   try {
@@ -82,10 +104,10 @@ async function consume (topic: string, enough: (messages: readonly KafkaMessage[
 // The sink creates its topic with its first batch; subscribing earlier races that creation.
 async function waitForTopic (topic: string, timeoutMs: number): Promise<void> {
   const admin = kafka.admin()
-  await admin.connect()
+  await retrying(async () => await admin.connect())
   try {
     const deadline = Date.now() + timeoutMs
-    while (!(await admin.listTopics()).includes(topic)) {
+    while (!(await retrying(async () => await admin.listTopics())).includes(topic)) {
       if (Date.now() > deadline) throw new Error(`topic ${topic} was not created within ${timeoutMs / 1000} s`)
       await sleep(200)
     }
@@ -97,9 +119,9 @@ async function waitForTopic (topic: string, timeoutMs: number): Promise<void> {
 // How many messages the topic holds in all (its partitions' high watermarks).
 async function topicCount (topic: string): Promise<number> {
   const admin = kafka.admin()
-  await admin.connect()
+  await retrying(async () => await admin.connect())
   try {
-    const offsets = await admin.fetchTopicOffsets(topic)
+    const offsets = await retrying(async () => await admin.fetchTopicOffsets(topic))
     return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0)
   } finally {
     await admin.disconnect()
@@ -230,6 +252,28 @@ describe('the Kafka sink', () => {
     assert.deepEqual([...new Set(duringLines)].sort(), Array.from({ length: 1000 }, (_, i) => `d-${i + 1}`).sort())
     assert.match(plugin.output, /batch will be retried/, 'the outage was seen and retried')
     assert.doesNotMatch(plugin.output, /records dropped/, 'nothing dropped')
+  })
+
+  test('re-sends a batch over the topic\'s max.message.bytes in smaller requests, and drops only a line too large by itself', { timeout: 300_000 }, async () => {
+    const topic = uniqueName('lrt-large')
+    const admin = kafka.admin()
+    await admin.connect()
+    try {
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '4096' }] }], waitForLeaders: true })
+    } finally {
+      await admin.disconnect()
+    }
+    // Its own plugin: the drop this test provokes must not show in the other tests' log.
+    const own = new PluginProcess()
+    await own.start()
+    try {
+      await runToEnd(own.name, kafkaOpts(topic), `${numberedLines(50, 'small')}; head -c 6000 /dev/zero | tr '\\0' x; echo; echo after`)
+      const messages = await consume(topic, (m) => m.some((x) => text(x).includes('"after"')))
+      assert.deepEqual(messages.map((m) => (JSON.parse(text(m)) as JsonRecord).message), [...Array.from({ length: 50 }, (_, i) => `small-${i + 1}`), 'after'])
+      assert.match(own.output, /"reason":"kafka MESSAGE_TOO_LARGE[^"]*","dropped":1,/)
+    } finally {
+      await own.cleanup()
+    }
   })
 
   test('fails docker run for an invalid kafka option, naming it, and never echoes a secret', { timeout: 120_000 }, async () => {
