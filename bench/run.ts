@@ -1,6 +1,7 @@
 import { startDockerd } from '../test/helpers/dockerd.js'
 import { benchCore } from './core.js'
 import { benchHttpSink } from './http-sink.js'
+import { benchKafkaSink } from './kafka-sink.js'
 import { benchStartup } from './startup.js'
 
 // `npm run bench`: every benchmark against a private dockerd, each printed next to its
@@ -13,6 +14,7 @@ async function main (): Promise<void> {
   try {
     await benchCore(rounds, lines)
     await benchHttpSink(rounds, Math.ceil(lines / 2))
+    await benchKafkaSink(Math.ceil(lines / 5), Math.max(1, rounds - 1))
     await benchStartup(Math.max(5, rounds))
   } finally {
     await dockerd.stop()

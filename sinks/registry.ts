@@ -4,6 +4,7 @@ import { integer, list, size } from '../src/option-types.js'
 import type { OptionSpec, Options } from '../src/settings.js'
 import type { BatchLimits } from '../src/sink-runner.js'
 import { httpSink } from './http.js'
+import { kafkaSink } from './kafka.js'
 import type { Sink } from './sink.js'
 
 // name → { options, batch defaults, open }. Adding a sink is one module and one line below.
@@ -22,7 +23,7 @@ export interface SinkDefinition {
   closeAll: () => Promise<void>
 }
 
-export const sinkDefinitions: readonly SinkDefinition[] = [httpSink]
+export const sinkDefinitions: readonly SinkDefinition[] = [httpSink, kafkaSink]
 
 export function findSink (name: string): SinkDefinition | undefined {
   return sinkDefinitions.find((d) => d.name === name)

@@ -1,0 +1,415 @@
+import { createHash, X509Certificate } from 'node:crypto'
+import fs from 'node:fs'
+import tls from 'node:tls'
+import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type KafkaConfig, type Message, type Producer, type ProducerBatch, type SASLOptions } from 'kafkajs'
+import createSnappyCodec from 'kafkajs-snappy'
+import type { Logger } from 'pino'
+import { renderTemplate, type ContainerInfo, type LogRecord } from '../src/container-info.js'
+import { PluginError } from '../src/errors.js'
+import { recordJson } from '../src/json-record.js'
+import { bool, integer, list, oneOf, size, text } from '../src/option-types.js'
+import type { OptionSpec, Options } from '../src/settings.js'
+import type { SinkDefinition } from './registry.js'
+import { SharedClients } from './shared-clients.js'
+import type { Outcome, Sink } from './sink.js'
+
+// kafkajs ships gzip only; snappy comes from its author's pure-JS codec. LZ4 and zstd codecs
+// need native builds (and Node 20's zlib has no zstd), so they are not offered. The codec table
+// is reached through the default import: Node cannot see it as a named export of kafkajs's CJS.
+kafkajs.CompressionCodecs[CompressionTypes.Snappy] = createSnappyCodec
+
+const COMPRESSION = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP, snappy: CompressionTypes.Snappy } as const
+type CompressionName = keyof typeof COMPRESSION
+const ACKS = { all: -1, 1: 1, 0: 0 } as const
+type AcksName = keyof typeof ACKS
+const SASL_MECHANISMS = ['none', 'plain', 'scram-sha-256', 'scram-sha-512'] as const
+type SaslMechanism = typeof SASL_MECHANISMS[number]
+
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]/]+):\d{1,5}$/
+// Kafka's own rule (kafka.common.internals.Topic): 1 to 249 of these characters, not . or ..
+const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/
+
+export const kafkaOptions: readonly OptionSpec[] = [
+  { name: 'kafka-brokers', kind: list({ accepts: 'host:port', check: (v) => HOST_PORT.test(v) }), default: '', description: 'The brokers to bootstrap from, as host:port; required with sink=kafka.' },
+  { name: 'kafka-topic', kind: text, default: 'docker-logs', description: 'The topic, a template over the container as for tag ({{.Name}}, {{.ID}}, {{.ImageName}}, {{index .ContainerLabels "key"}}, ...); it must render to a valid topic name or docker run fails.' },
+  { name: 'kafka-key', kind: text, default: '{{.FullID}}', description: 'The message key, a template as for kafka-topic. The container ID keeps each container\'s lines in order in one partition; empty sends no key, spreading lines over partitions.' },
+  { name: 'kafka-format', kind: oneOf(['json', 'raw']), default: 'json', description: 'json writes the shared JSON record; raw writes the line\'s bytes alone.' },
+  { name: 'kafka-acks', kind: oneOf(['all', '1', '0']), default: 'all', description: 'Acknowledgements a write waits for: all in-sync replicas, 1 (the leader), or 0 (none, so a write the broker loses is never retried).' },
+  { name: 'kafka-compression', kind: oneOf(['none', 'gzip', 'snappy']), default: 'none', description: 'Compression of each request\'s records: none, gzip or snappy.' },
+  { name: 'kafka-client-id', kind: text, default: 'logrelay', description: 'The client id the brokers see (quotas, request logs).' },
+  { name: 'kafka-tls', kind: bool, default: 'false', description: 'Connect with TLS; implied by kafka-tls-ca-file and kafka-tls-cert-file.' },
+  { name: 'kafka-tls-ca-file', kind: text, description: 'A PEM file of the CA certificates to trust instead of the system ones.' },
+  { name: 'kafka-tls-cert-file', kind: text, description: 'A PEM client certificate for mutual TLS; needs kafka-tls-key-file.' },
+  { name: 'kafka-tls-key-file', kind: text, description: 'The PEM private key of kafka-tls-cert-file.' },
+  { name: 'kafka-tls-verify', kind: bool, default: 'true', description: 'Verify the brokers\' certificates and host names; false only for testing.' },
+  { name: 'kafka-sasl-mechanism', kind: oneOf(SASL_MECHANISMS), default: 'none', description: 'SASL authentication: none, plain, scram-sha-256 or scram-sha-512 (use TLS with plain).' },
+  { name: 'kafka-sasl-username', kind: text, description: 'The SASL user name.' },
+  { name: 'kafka-sasl-password', kind: text, description: 'The SASL password. It shows in docker inspect: prefer kafka-sasl-password-file.' },
+  { name: 'kafka-sasl-password-file', kind: text, description: 'A file holding the SASL password (one trailing newline is ignored); read when the container starts.' },
+  { name: 'kafka-connect-timeout-ms', kind: integer(100, 300_000), default: '10000', description: 'How long a connection to a broker (TLS and SASL included) may take.' },
+  { name: 'kafka-request-timeout-ms', kind: integer(1000, 600_000), default: '30000', description: 'How long a request may wait for the broker\'s answer; also the broker\'s own wait for acks.' },
+  { name: 'kafka-message-max-bytes', kind: size(1024), default: '1000000', description: 'The most bytes of records in one request, under the broker\'s message.max.bytes; a batch larger than this is sent in several requests, in order.' },
+]
+
+function optionError (message: string): PluginError {
+  return new PluginError('LOGRELAY_ERR_OPT_INVALID', message)
+}
+
+// A path is no secret, so it may be echoed; the file's contents never are.
+function readOptionFile (options: Options, name: string): string | undefined {
+  const file = options.string(name)
+  if (file === undefined) return undefined
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error'
+    throw optionError(`invalid log-opt ${name}="${file}" (cannot read it: ${code}): expected a readable file (for a managed plugin, a path inside the plugin, mounted from the host)`)
+  }
+}
+
+function tlsOptions (options: Options): tls.ConnectionOptions | undefined {
+  const ca = readOptionFile(options, 'kafka-tls-ca-file')
+  const cert = readOptionFile(options, 'kafka-tls-cert-file')
+  const key = readOptionFile(options, 'kafka-tls-key-file')
+  if ((cert === undefined) !== (key === undefined)) {
+    throw optionError('invalid log-opts kafka-tls-cert-file and kafka-tls-key-file: expected both (mutual TLS) or neither')
+  }
+  if (!options.boolean('kafka-tls') && ca === undefined && cert === undefined) return undefined
+  // Loading them now fails `docker run` for a file that is not PEM or a key that does not match
+  // its certificate, instead of a connection that fails later over and over. No network here.
+  const check = (names: string, load: () => void): void => {
+    try {
+      load()
+    } catch (err) {
+      throw optionError(`invalid log-opt ${names} (${(err as Error).message}): expected PEM${names.includes('key') ? ', the key matching the certificate' : ''}`)
+    }
+  }
+  if (ca !== undefined) {
+    // tls.createSecureContext ignores a CA file without certificates; parsing each one does not.
+    check(`kafka-tls-ca-file="${options.string('kafka-tls-ca-file') ?? ''}"`, () => {
+      const pems = ca.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []
+      if (pems.length === 0) throw new Error('no certificate in it')
+      for (const pem of pems) new X509Certificate(pem)
+    })
+  }
+  if (cert !== undefined && key !== undefined) {
+    check(`kafka-tls-cert-file="${options.string('kafka-tls-cert-file') ?? ''}" / kafka-tls-key-file`, () => tls.createSecureContext({ cert, key }))
+  }
+  return {
+    rejectUnauthorized: options.boolean('kafka-tls-verify'),
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined || key === undefined ? {} : { cert, key }),
+  }
+}
+
+function saslOptions (options: Options): SASLOptions | undefined {
+  const mechanism = (options.string('kafka-sasl-mechanism') ?? 'none') as SaslMechanism
+  const username = options.string('kafka-sasl-username')
+  const given = options.string('kafka-sasl-password')
+  const file = options.string('kafka-sasl-password-file')
+  if (mechanism === 'none') {
+    if (username !== undefined || given !== undefined || file !== undefined) {
+      throw optionError('invalid log-opt kafka-sasl-mechanism="none" with SASL credentials set: expected plain, scram-sha-256 or scram-sha-512')
+    }
+    return undefined
+  }
+  if (username === undefined) throw optionError(`log-opt kafka-sasl-username is required with kafka-sasl-mechanism=${mechanism}`)
+  if ((given === undefined) === (file === undefined)) {
+    throw optionError(`kafka-sasl-mechanism=${mechanism} needs exactly one of kafka-sasl-password-file and kafka-sasl-password`)
+  }
+  const password = given ?? (readOptionFile(options, 'kafka-sasl-password-file') ?? '').replace(/\r?\n$/, '')
+  return { mechanism, username, password }
+}
+
+interface Connection {
+  // Identifies the producer to share: a hash, so the secrets in it are not kept in clear as keys.
+  readonly id: string
+  readonly config: KafkaConfig
+}
+
+function connectionOf (options: Options): Connection {
+  const brokers = options.list('kafka-brokers')
+  if (brokers.length === 0) {
+    throw optionError('log-opt kafka-brokers is required with sink=kafka: expected a comma-separated list of host:port (or the plugin setting LOGRELAY_KAFKA_BROKERS)')
+  }
+  const ssl = tlsOptions(options)
+  const sasl = saslOptions(options)
+  const config: KafkaConfig = {
+    brokers: [...brokers],
+    clientId: options.string('kafka-client-id') ?? 'logrelay',
+    connectionTimeout: options.number('kafka-connect-timeout-ms'),
+    authenticationTimeout: options.number('kafka-connect-timeout-ms'),
+    requestTimeout: options.number('kafka-request-timeout-ms'),
+    ...(ssl === undefined ? {} : { ssl }),
+    ...(sasl === undefined ? {} : { sasl }),
+  }
+  return { id: createHash('sha256').update(JSON.stringify(config)).digest('hex'), config }
+}
+
+// kafkajs logs each of its internal retries at error level, so an outage would flood the
+// daemon's log; the runner already reports every failed attempt with its reason. Its own lines
+// are kept for debug level, without their extra fields, which may carry connection details.
+function kafkaLogOptions (log: Logger): Pick<KafkaConfig, 'logLevel' | 'logCreator'> {
+  return {
+    logLevel: log.isLevelEnabled('debug') ? logLevel.INFO : logLevel.NOTHING,
+    logCreator: () => (entry) => log.debug({ kafkajs: entry.namespace, kafkajsLevel: entry.label }, entry.log.message),
+  }
+}
+
+// One kafkajs producer, shared by every container with the same connection options. It
+// connects on the first send, never at StartLogging, and again after a failed connect.
+//
+// Not idempotent: kafkajs's idempotent producer (experimental in 2.2.4) needs acks=all and one
+// request in flight, and rolls a partition's sequence numbers back when a request fails. With
+// many containers on one producer, another container's batch can take those numbers in
+// between, and the broker then answers OUT_OF_ORDER_SEQUENCE_NUMBER, which kafkajs cannot
+// recover from (it never bumps the epoch): the producer would be stuck for every container.
+// Delivery is at least once instead; container.id and event.sequence in every JSON record
+// identify a duplicate.
+class LazyProducer {
+  readonly #producer: Producer
+  readonly #log: Logger
+  #connected: Promise<void> | undefined
+
+  constructor (config: KafkaConfig, log: Logger) {
+    this.#log = log
+    this.#producer = new Kafka({ ...config, ...kafkaLogOptions(log) }).producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: true,
+      idempotent: false,
+    })
+  }
+
+  async send (batch: ProducerBatch): Promise<void> {
+    this.#connected ??= this.#producer.connect().catch((err: unknown) => {
+      this.#connected = undefined
+      throw err
+    })
+    await this.#connected
+    await this.#producer.sendBatch(batch)
+  }
+
+  async close (): Promise<void> {
+    try {
+      await this.#producer.disconnect()
+    } catch (err) {
+      this.#log.warn({ err, sink: 'kafka' }, 'closing a Kafka producer failed')
+    }
+  }
+}
+
+const producers = new SharedClients<LazyProducer>(async (producer) => await producer.close())
+
+const ABORTED = Symbol('aborted')
+
+// kafkajs takes no AbortSignal: at the end of the shutdown grace the answer is no longer
+// awaited, so the runner can count what is left instead of holding the shutdown.
+async function unlessAborted (work: Promise<void>, signal: AbortSignal): Promise<void | typeof ABORTED> {
+  if (signal.aborted) return ABORTED
+  let onAbort = (): void => {}
+  const aborted = new Promise<typeof ABORTED>((resolve) => {
+    onAbort = () => resolve(ABORTED)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([work, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+interface Encoded {
+  readonly messages: Message[]
+  readonly sizes: number[]
+}
+
+// Bytes a record adds to a produce request besides its key and value (varints, attributes,
+// timestamp delta, headers count); an upper bound is enough for cutting requests.
+const RECORD_OVERHEAD = 32
+
+class KafkaSink implements Sink {
+  readonly name = 'kafka'
+  readonly #producer: LazyProducer
+  readonly #release: () => Promise<void>
+  readonly #topic: string
+  readonly #key: Buffer | null
+  readonly #raw: boolean
+  readonly #acks: number
+  readonly #compression: CompressionTypes
+  readonly #timeoutMs: number
+  // Lowered when the broker answers MESSAGE_TOO_LARGE: its limit (or the topic's) is lower.
+  #maxRequestBytes: number
+
+  constructor (producer: { client: LazyProducer, release: () => Promise<void> }, options: Options, topic: string, key: string) {
+    this.#producer = producer.client
+    this.#release = producer.release
+    this.#topic = topic
+    this.#key = key === '' ? null : Buffer.from(key)
+    this.#raw = options.string('kafka-format') === 'raw'
+    this.#acks = ACKS[(options.string('kafka-acks') ?? 'all') as AcksName]
+    this.#compression = COMPRESSION[(options.string('kafka-compression') ?? 'none') as CompressionName]
+    this.#timeoutMs = options.number('kafka-request-timeout-ms')
+    this.#maxRequestBytes = options.number('kafka-message-max-bytes')
+  }
+
+  #encode (batch: readonly LogRecord[]): Encoded {
+    const messages: Message[] = []
+    const sizes: number[] = []
+    const keyBytes = this.#key?.length ?? 0
+    for (const record of batch) {
+      const value = this.#raw ? record.line : Buffer.from(recordJson(record))
+      messages.push({ key: this.#key, value, timestamp: String(record.timeNano / 1_000_000n) })
+      sizes.push(value.length + keyBytes + RECORD_OVERHEAD)
+    }
+    return { messages, sizes }
+  }
+
+  // A batch is cut by the runner on line bytes; the request limit is on encoded bytes, which
+  // only the sink knows, so a batch that encodes larger goes out as several requests in order.
+  #requestEnd (sizes: readonly number[], start: number): number {
+    let end = start
+    let bytes = 0
+    while (end < sizes.length && (end === start || bytes + (sizes[end] ?? 0) <= this.#maxRequestBytes)) {
+      bytes += sizes[end] ?? 0
+      end++
+    }
+    return end
+  }
+
+  async send (batch: readonly LogRecord[], signal: AbortSignal): Promise<Outcome> {
+    const { messages, sizes } = this.#encode(batch)
+    let start = 0
+    while (start < messages.length) {
+      const end = this.#requestEnd(sizes, start)
+      const request: ProducerBatch = {
+        acks: this.#acks,
+        timeout: this.#timeoutMs,
+        compression: this.#compression,
+        topicMessages: [{ topic: this.#topic, messages: messages.slice(start, end) }],
+      }
+      let verdict: Verdict
+      try {
+        verdict = await unlessAborted(this.#producer.send(request), signal) === ABORTED ? { retry: 'plugin shutting down' } : { ok: true }
+      } catch (err) {
+        verdict = classify(err)
+      }
+      if ('ok' in verdict) {
+        start = end
+        continue
+      }
+      if ('tooLarge' in verdict) {
+        if (end - start === 1) {
+          verdict = { drop: verdict.tooLarge }
+        } else {
+          this.#maxRequestBytes = Math.max(1, Math.floor(sizes.slice(start, end).reduce((a, b) => a + b, 0) / 2))
+          verdict = { retry: `${verdict.tooLarge}; sending smaller requests` }
+        }
+      }
+      return settled(verdict, start, end, messages.length)
+    }
+    return { ok: true }
+  }
+
+  async close (): Promise<void> {
+    await this.#release()
+  }
+}
+
+function range (from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i)
+}
+
+// The outcome of a batch whose requests before `start` were delivered and whose request
+// [start, end) failed; the requests after it were not tried.
+function settled (verdict: Outcome, start: number, end: number, total: number): Outcome {
+  if ('retry' in verdict) return start === 0 ? verdict : { partial: { retry: range(start, total), dropped: [] } }
+  if ('drop' in verdict) {
+    if (start === 0 && end === total) return verdict
+    return { partial: { retry: range(end, total), dropped: range(start, end).map((index) => ({ index, reason: verdict.drop })) } }
+  }
+  return verdict
+}
+
+export const kafkaSink: SinkDefinition = {
+  name: 'kafka',
+  prefix: 'kafka',
+  options: kafkaOptions,
+  // Concurrency 1: a container's batches go out one after the other, so with its key on one
+  // partition its lines reach Kafka in order, retries included.
+  batchDefaults: { maxRecords: 1000, maxBytes: '1m', timeoutMs: 200, concurrency: 1 },
+  open (options: Options, info: ContainerInfo, log: Logger): Sink {
+    const template = options.string('kafka-topic') ?? ''
+    const topic = renderTemplate('kafka-topic', template, info)
+    if (!TOPIC.test(topic) || topic === '.' || topic === '..') {
+      throw optionError(`invalid log-opt kafka-topic="${template}" (renders to "${topic}" for this container): expected a topic name of 1 to 249 letters, digits, '.', '_' and '-'`)
+    }
+    const key = renderTemplate('kafka-key', options.string('kafka-key') ?? '', info)
+    const connection = connectionOf(options)
+    return new KafkaSink(producers.acquire(connection.id, () => new LazyProducer(connection.config, log)), options, topic, key)
+  },
+  closeAll: async () => await producers.closeAll(),
+}
+
+// ---- classify: the only place kafkajs's errors are interpreted ----
+
+type Verdict = Outcome | { readonly tooLarge: string }
+
+interface ErrorLike {
+  readonly name: string
+  readonly message: string
+  readonly retriable?: unknown
+  readonly type?: unknown
+  readonly cause?: unknown
+}
+
+function isErrorLike (value: unknown): value is ErrorLike {
+  return value instanceof Error
+}
+
+// kafkajs wraps: its retrier turns the last retriable error into KafkaJSNumberOfRetriesExceeded
+// (flagged non-retriable) and any other into KafkaJSNonRetriableError, each with the original as
+// its cause. The whole chain has to be read, or a broker that is down would look final.
+function causes (err: unknown): ErrorLike[] {
+  const chain: ErrorLike[] = []
+  for (let e: unknown = err; isErrorLike(e) && chain.length < 8 && !chain.includes(e); e = e.cause) chain.push(e)
+  return chain
+}
+
+// Broker error codes kafkajs flags non-retriable that are about the cluster or this client, not
+// about the records: the same records go through once the broker is up, the ACL or the
+// credentials fixed, or the broker upgraded, so dropping them would lose lines for nothing.
+const NOT_THE_RECORDS = new Set([
+  'UNKNOWN', 'BROKER_NOT_AVAILABLE', 'TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED',
+  'SASL_AUTHENTICATION_FAILED', 'UNSUPPORTED_SASL_MECHANISM', 'ILLEGAL_SASL_STATE', 'UNSUPPORTED_VERSION',
+  'SECURITY_DISABLED', 'UNSUPPORTED_COMPRESSION_TYPE', 'INVALID_REQUIRED_ACKS', 'LOG_DIR_NOT_FOUND',
+  'REASSIGNMENT_IN_PROGRESS',
+])
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'])
+
+// Innermost first: a wrapper repeating its cause's message adds nothing but its name.
+function describe (chain: readonly ErrorLike[]): string {
+  const seen = new Set<string>()
+  const parts: string[] = []
+  for (const e of [...chain].reverse()) {
+    if (seen.has(e.message)) continue
+    seen.add(e.message)
+    parts.push(`${typeof e.type === 'string' ? e.type : e.name}: ${e.message}`)
+  }
+  return `kafka ${parts.join(', in ')}`
+}
+
+function classify (err: unknown): Verdict {
+  const chain = causes(err)
+  const reason = describe(chain)
+  // Any retriable link means a transient cause (connection refused, leader moving, timeouts).
+  if (chain.length === 0 || chain.some((e) => e.retriable === true)) return { retry: reason }
+  const protocol = chain.find((e) => typeof e.type === 'string')
+  // No broker error code: the client gave up (SASL failed, API unsupported, lock timeout, a
+  // bug of its own) without the broker judging the records.
+  if (protocol === undefined || typeof protocol.type !== 'string') return { retry: reason }
+  if (TOO_LARGE.has(protocol.type)) return { tooLarge: reason }
+  if (NOT_THE_RECORDS.has(protocol.type)) return { retry: reason }
+  // The broker judged the records and will never take them (INVALID_RECORD, INVALID_TIMESTAMP,
+  // INVALID_TOPIC_EXCEPTION, POLICY_VIOLATION, ...).
+  return { drop: reason }
+}
