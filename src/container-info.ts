@@ -99,13 +99,15 @@ function templateFields (info: ContainerInfo): Record<string, string> {
 
 // A small subset of Go templates: {{.Field}} and {{index .ContainerLabels "key"}}. Anything else
 // fails StartLogging with the option's name rather than rendering something surprising.
-export function renderTemplate (option: string, template: string, info: ContainerInfo): string {
+// `escape` transforms only the container's values, never the template's own text: a name the
+// user typed is checked as typed, while a value the container brings is made to fit.
+export function renderTemplate (option: string, template: string, info: ContainerInfo, escape: (value: string) => string = (v) => v): string {
   const fields = templateFields(info)
   return template.replace(/\{\{\s*(.*?)\s*\}\}/g, (_all, expr: string) => {
     const field = /^\.(\w+)$/.exec(expr)
-    if (field !== null && field[1] !== undefined && field[1] in fields) return fields[field[1]] ?? ''
+    if (field !== null && field[1] !== undefined && field[1] in fields) return escape(fields[field[1]] ?? '')
     const label = /^index\s+\.ContainerLabels\s+"([^"]*)"$/.exec(expr)
-    if (label !== null && label[1] !== undefined) return info.ContainerLabels?.[label[1]] ?? ''
+    if (label !== null && label[1] !== undefined) return escape(info.ContainerLabels?.[label[1]] ?? '')
     throw new PluginError('LOGRELAY_ERR_OPT_INVALID',
       `invalid log-opt ${option}="${template}" ({{${expr}}} is not known): expected a template of {{.ID}}, {{.FullID}}, {{.Name}}, {{.ImageID}}, {{.ImageFullID}}, {{.ImageName}}, {{.DaemonName}}, {{.Command}} or {{index .ContainerLabels "key"}}`)
   })
