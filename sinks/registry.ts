@@ -3,6 +3,7 @@ import type { ContainerInfo } from '../src/container-info.js'
 import { integer, list, size } from '../src/option-types.js'
 import type { OptionSpec, Options } from '../src/settings.js'
 import type { BatchLimits } from '../src/sink-runner.js'
+import { elasticsearchSink } from './elasticsearch.js'
 import { httpSink } from './http.js'
 import { kafkaSink } from './kafka.js'
 import type { Sink } from './sink.js'
@@ -23,7 +24,7 @@ export interface SinkDefinition {
   closeAll: () => Promise<void>
 }
 
-export const sinkDefinitions: readonly SinkDefinition[] = [httpSink, kafkaSink]
+export const sinkDefinitions: readonly SinkDefinition[] = [elasticsearchSink, httpSink, kafkaSink]
 
 export function findSink (name: string): SinkDefinition | undefined {
   return sinkDefinitions.find((d) => d.name === name)

@@ -1,0 +1,368 @@
+import { createHash } from 'node:crypto'
+import fs from 'node:fs'
+import { Client, errors, type ClientOptions } from '@elastic/elasticsearch'
+import type { Logger } from 'pino'
+import { renderTemplate, type ContainerInfo, type LogRecord } from '../src/container-info.js'
+import { errorMessage, PluginError } from '../src/errors.js'
+import { recordJson } from '../src/json-record.js'
+import { bool, integer, list, text } from '../src/option-types.js'
+import type { OptionSpec, Options } from '../src/settings.js'
+import { compileTimeTemplate, TIME_DIRECTIVES } from '../src/time-template.js'
+import type { SinkDefinition } from './registry.js'
+import { SharedClients } from './shared-clients.js'
+import type { Outcome, Sink } from './sink.js'
+
+// Elasticsearch through client.bulk, one request per batch. Not the client's bulk helper: it
+// batches and retries on its own (fixed wait, no jitter) and gives up a whole request's
+// documents when the request fails (models.md). Every document is written with op_type create
+// and an _id derived from the line itself, so a retried batch can never index a line twice:
+// Elasticsearch answers 409 for a line it already has, and that counts as delivered.
+
+function isHttpUrl (value: string): boolean {
+  try {
+    const url = new URL(value)
+    return url.protocol === 'http:' || url.protocol === 'https:'
+  } catch {
+    return false
+  }
+}
+
+const DEFAULT_INDEX = 'logrelay-%Y.%m.%d'
+
+const options: readonly OptionSpec[] = [
+  { name: 'es-url', kind: list({ accepts: 'http:// or https:// URLs', check: isHttpUrl }), description: 'The Elasticsearch nodes, comma-separated; requests go round robin (no sniffing). Required with sink=elasticsearch. Credentials belong in es-api-key, es-username or es-bearer-token, not in the URL.' },
+  { name: 'es-index', kind: text, default: DEFAULT_INDEX, description: `The index or data stream every line goes to: a template of the container's {{.Name}}, {{.ID}}, {{.ImageName}}, {{index .ContainerLabels "key"}} (as in tag) and the line's own UTC date, ${TIME_DIRECTIVES}. Container values are lowercased and characters an index name cannot hold become -.` },
+  { name: 'es-pipeline', kind: text, description: 'An ingest pipeline every document goes through (the bulk request\'s pipeline parameter).' },
+  { name: 'es-api-key', kind: text, description: 'An API key: the encoded value the create API key call returns, or id:api_key. Prefer es-api-key-file, since log-opts show in docker inspect.' },
+  { name: 'es-api-key-file', kind: text, description: 'A file holding the API key (surrounding whitespace ignored), read when the container starts.' },
+  { name: 'es-username', kind: text, description: 'A user for basic authentication, with es-password or es-password-file.' },
+  { name: 'es-password', kind: text, description: 'The basic-authentication password. Prefer es-password-file.' },
+  { name: 'es-password-file', kind: text, description: 'A file holding the basic-authentication password, read when the container starts.' },
+  { name: 'es-bearer-token', kind: text, description: 'A bearer token (a service account token, say). Prefer es-bearer-token-file.' },
+  { name: 'es-bearer-token-file', kind: text, description: 'A file holding the bearer token, read when the container starts.' },
+  { name: 'es-tls-ca-file', kind: text, description: 'A PEM file of the certificate authorities to trust for https:// nodes, instead of the system\'s.' },
+  { name: 'es-tls-verify', kind: bool, default: 'true', description: 'Whether to verify the nodes\' certificates and host names. false is for tests only.' },
+  { name: 'es-request-timeout-ms', kind: integer(1000, 3_600_000), default: '60000', description: 'How long one bulk request may take before it is given up and retried (the deterministic _id makes the retry safe).' },
+]
+
+// Characters Elasticsearch refuses in an index name, and the longest name it takes
+// (MetadataCreateIndexService.validateIndexOrAliasName).
+const FORBIDDEN_IN_INDEX = /[\\/*?"<>| ,#:]/g
+const MAX_INDEX_BYTES = 255
+
+function escapeIndexValue (value: string): string {
+  // A % from a container value (a label, say) is text, not a date part.
+  return value.toLowerCase().replace(FORBIDDEN_IN_INDEX, '-').replace(/%/g, '%%')
+}
+
+function indexProblem (name: string): string | undefined {
+  if (name === '') return 'it is empty'
+  if (name !== name.toLowerCase()) return 'it must be lowercase'
+  const forbidden = name.match(FORBIDDEN_IN_INDEX)
+  if (forbidden !== null) return `it must not contain ${JSON.stringify(forbidden[0])}`
+  if (/^[-_+]/.test(name)) return 'it must not start with -, _ or +'
+  if (name === '.' || name === '..') return 'it must not be . or ..'
+  if (Buffer.byteLength(name) > MAX_INDEX_BYTES) return `it must not be longer than ${MAX_INDEX_BYTES} bytes`
+  return undefined
+}
+
+// The container's part is rendered once; the date part per record. The result is checked at
+// StartLogging against today's date, so a name Elasticsearch would refuse fails `docker run`
+// instead of having every line dropped later (dates only add digits, never bad characters).
+export function compileIndex (template: string, info: ContainerInfo): (timeNano: bigint) => string {
+  const rendered = renderTemplate('es-index', template, info, escapeIndexValue)
+  const index = compileTimeTemplate('es-index', rendered)
+  const sample = index(BigInt(Date.now()) * 1_000_000n)
+  const problem = indexProblem(sample)
+  if (problem !== undefined) {
+    throw new PluginError('LOGRELAY_ERR_OPT_INVALID',
+      `invalid log-opt es-index="${template}" (it renders to "${sample}" for this container, and ${problem}): expected an Elasticsearch index or data stream name`)
+  }
+  return index
+}
+
+type Auth = NonNullable<ClientOptions['auth']>
+
+// A secret comes inline or from a file, never both. Messages name the option and the file,
+// never the secret.
+function readSecret (opts: Options, name: string, what: string): string | undefined {
+  const inline = opts.string(name)
+  const file = opts.string(`${name}-file`)
+  if (inline !== undefined && file !== undefined) {
+    throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `log-opts ${name} and ${name}-file are both set: expected only one of them`)
+  }
+  if (file === undefined) return inline
+  let content: string
+  try {
+    content = fs.readFileSync(file, 'utf8').trim()
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err)
+    throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `invalid log-opt ${name}-file="${file}" (cannot read it: ${code}): expected a file the plugin can read, holding ${what}`)
+  }
+  if (content === '') throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `invalid log-opt ${name}-file="${file}" (it is empty): expected a file holding ${what}`)
+  return content
+}
+
+function readAuth (opts: Options): Auth | undefined {
+  const apiKey = readSecret(opts, 'es-api-key', 'an API key')
+  const password = readSecret(opts, 'es-password', 'a password')
+  const bearer = readSecret(opts, 'es-bearer-token', 'a bearer token')
+  const username = opts.string('es-username')
+  const given = [apiKey !== undefined && 'es-api-key', (username !== undefined || password !== undefined) && 'es-username', bearer !== undefined && 'es-bearer-token']
+    .filter((g): g is string => g !== false)
+  if (given.length > 1) throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `log-opts ${given.join(' and ')} are all set: expected one way to authenticate`)
+  if (apiKey !== undefined) {
+    // The header wants base64(id:api_key); the encoded form never holds a colon.
+    return { apiKey: apiKey.includes(':') ? Buffer.from(apiKey).toString('base64') : apiKey }
+  }
+  if (bearer !== undefined) return { bearer }
+  if (username === undefined && password === undefined) return undefined
+  if (username === undefined || password === undefined) {
+    throw new PluginError('LOGRELAY_ERR_OPT_INVALID', 'log-opt es-username needs es-password or es-password-file, and they need es-username')
+  }
+  return { username, password }
+}
+
+function readCa (opts: Options): string | undefined {
+  const file = opts.string('es-tls-ca-file')
+  if (file === undefined) return undefined
+  let pem: string
+  try {
+    pem = fs.readFileSync(file, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err)
+    throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `invalid log-opt es-tls-ca-file="${file}" (cannot read it: ${code}): expected a PEM file the plugin can read`)
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `invalid log-opt es-tls-ca-file="${file}" (no certificate in it): expected a PEM file of CA certificates`)
+  }
+  return pem
+}
+
+function readUrls (opts: Options): string[] {
+  const urls = [...opts.list('es-url')]
+  if (urls.length === 0) {
+    throw new PluginError('LOGRELAY_ERR_OPT_INVALID', 'log-opt es-url is not set: sink=elasticsearch needs the nodes\' URLs (or LOGRELAY_ES_URL on the plugin)')
+  }
+  for (const [i, raw] of urls.entries()) {
+    const url = new URL(raw)
+    if (url.username !== '' || url.password !== '') {
+      // The URL is not echoed: it holds a secret.
+      throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `invalid log-opt es-url (URL ${i + 1} holds credentials): expected URLs without user:password, with es-api-key, es-username or es-bearer-token instead`)
+    }
+  }
+  return urls
+}
+
+interface Connection {
+  readonly urls: readonly string[]
+  readonly auth: Auth | undefined
+  readonly ca: string | undefined
+  readonly verify: boolean
+  readonly timeoutMs: number
+}
+
+function digest (value: string): string {
+  return createHash('sha256').update(value).digest('base64')
+}
+
+// Secrets take part in the key only as digests: the key lives as long as the client does.
+function connectionKey (c: Connection): string {
+  return JSON.stringify([c.urls, c.auth === undefined ? null : digest(JSON.stringify(c.auth)), c.ca === undefined ? null : digest(c.ca), c.verify, c.timeoutMs])
+}
+
+// Constructing a client opens nothing: connections are made by the first request.
+function createClient (c: Connection): Client {
+  return new Client({
+    nodes: [...c.urls],
+    auth: c.auth,
+    tls: c.ca === undefined && c.verify ? undefined : { ca: c.ca, rejectUnauthorized: c.verify },
+    // The runner is the one retry owner; sniffing would add requests nobody asked for.
+    maxRetries: 0,
+    requestTimeout: c.timeoutMs,
+    sniffOnStart: false,
+    sniffInterval: false,
+    sniffOnConnectionFault: false,
+    name: 'logrelay',
+  })
+}
+
+const clients = new SharedClients<Client>(async (client) => await client.close())
+
+// Only what classify() reads comes back: a 5,000-document batch otherwise returns every
+// document's _index, _id, _version, _shards and _seq_no.
+const FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reason,items.*.error.caused_by.type'
+
+// The _id: 6 bytes of a digest of the container ID, then time_nano, then the sequence and the
+// stream, base64url. Unique per line by construction (after a plugin restart the sequence starts
+// again, but time_nano has moved on), the same on every retry, and time-ordered within a
+// container, which keeps Lucene's id lookups cheap.
+const ID_BYTES = 20
+const idScratch = Buffer.alloc(ID_BYTES)
+
+function documentId (prefix: Buffer, record: LogRecord): string {
+  prefix.copy(idScratch, 0)
+  idScratch.writeBigInt64BE(record.timeNano, 6)
+  idScratch.writeUIntBE(record.sequence * 2 + (record.stream === 'stderr' ? 1 : 0), 14, 6)
+  return idScratch.toString('base64url')
+}
+
+export class ElasticsearchSink implements Sink {
+  readonly name = 'elasticsearch'
+  readonly #client: Client
+  readonly #release: () => Promise<void>
+  readonly #index: (timeNano: bigint) => string
+  readonly #pipeline: string | undefined
+  readonly #idPrefix: Buffer
+
+  constructor (client: Client, release: () => Promise<void>, index: (timeNano: bigint) => string, pipeline: string | undefined, containerId: string) {
+    this.#client = client
+    this.#release = release
+    this.#index = index
+    this.#pipeline = pipeline
+    this.#idPrefix = createHash('sha256').update(containerId).digest().subarray(0, 6)
+  }
+
+  async send (batch: readonly LogRecord[], signal: AbortSignal): Promise<Outcome> {
+    const { index, operations } = this.#encode(batch)
+    try {
+      const response: unknown = await this.#client.bulk<string>({ index, operations, pipeline: this.#pipeline, filter_path: FILTER_PATH }, { signal })
+      return classify({ response }, batch.length)
+    } catch (error) {
+      return classify({ error }, batch.length)
+    }
+  }
+
+  // Strings in operations go into the NDJSON body as they are (the client's ndserialize), so
+  // each document is serialised once, by recordJson. A batch bound for one index names it in
+  // the path rather than on every action line.
+  #encode (batch: readonly LogRecord[]): { index: string | undefined, operations: string[] } {
+    const indexes = batch.map((r) => this.#index(r.timeNano))
+    const single = indexes.every((i) => i === indexes[0]) ? indexes[0] : undefined
+    const operations: string[] = new Array<string>(batch.length * 2)
+    for (let i = 0; i < batch.length; i++) {
+      const record = batch[i] as LogRecord
+      const id = documentId(this.#idPrefix, record)
+      operations[2 * i] = single === undefined ? `{"create":{"_index":"${indexes[i] ?? ''}","_id":"${id}"}}` : `{"create":{"_id":"${id}"}}`
+      operations[2 * i + 1] = recordJson(record)
+    }
+    return { index: single, operations }
+  }
+
+  async close (): Promise<void> {
+    await this.#release()
+  }
+}
+
+function open (opts: Options, info: ContainerInfo, log: Logger): Sink {
+  const index = compileIndex(opts.string('es-index') ?? DEFAULT_INDEX, info)
+  const connection: Connection = {
+    urls: readUrls(opts),
+    auth: readAuth(opts),
+    ca: readCa(opts),
+    verify: opts.boolean('es-tls-verify'),
+    timeoutMs: opts.number('es-request-timeout-ms'),
+  }
+  let shared: { client: Client, release: () => Promise<void> }
+  try {
+    shared = clients.acquire(connectionKey(connection), () => createClient(connection))
+  } catch (err) {
+    throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `the es-* log-opts do not make an Elasticsearch client: ${errorMessage(err)}`, { cause: err })
+  }
+  if (!connection.verify) log.warn({ container: info.ContainerID, sink: 'elasticsearch' }, 'es-tls-verify=false: the nodes\' certificates are not checked')
+  return new ElasticsearchSink(shared.client, shared.release, index, opts.string('es-pipeline'), info.ContainerID)
+}
+
+export const elasticsearchSink: SinkDefinition = {
+  name: 'elasticsearch',
+  prefix: 'es',
+  options,
+  // Elastic's advice for bulk sizes starts at 1,000-5,000 documents and 5-15 MB (performance.md).
+  batchDefaults: { maxRecords: 2000, maxBytes: '5m', timeoutMs: 1000, concurrency: 2 },
+  open,
+  closeAll: async () => await clients.closeAll(),
+}
+
+// ---- classify: every bulk result becomes an Outcome here, and only here ----
+
+function isRecord (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+// Elasticsearch quotes field values and document IDs in some reasons ("Preview of field's
+// value: '...'"): a line's contents must not reach the plugin's log, and a per-document ID
+// would defeat the drop log's grouping by reason.
+function scrubReason (reason: string): string {
+  return reason
+    .replace(/^\[\d+:\d+\]\s*/, '')
+    .replace(/\s*in document with id '[^']*'/g, '')
+    .replace(/\.?\s*(Preview of field's value|The prefix of the first immense term is)[\s\S]*$/, '')
+    .replace(/^\[[^\]]*\]: version conflict/, 'version conflict')
+    .slice(0, 300)
+}
+
+function describeError (status: number, error: unknown): string {
+  if (!isRecord(error)) return `${status}`
+  const type = typeof error['type'] === 'string' ? error['type'] : 'error'
+  const reason = typeof error['reason'] === 'string' ? `: ${scrubReason(error['reason'])}` : ''
+  const cause = isRecord(error['caused_by']) && typeof error['caused_by']['type'] === 'string' ? ` (caused by ${error['caused_by']['type']})` : ''
+  return `${status} ${type}${reason}${cause}`
+}
+
+// Retry-After as seconds or an HTTP date; Elasticsearch rarely sends it, proxies in front do.
+function retryAfterMs (headers: Record<string, unknown> | undefined): number | undefined {
+  const value = headers?.['retry-after']
+  if (typeof value !== 'string') return undefined
+  const seconds = Number(value)
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
+  const date = Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
+}
+
+function retryable (status: number): boolean {
+  return status === 408 || status === 429 || status >= 500
+}
+
+function classifyRequestError (error: unknown): Outcome {
+  if (error instanceof errors.ResponseError) {
+    const status = error.statusCode ?? 0
+    const body: unknown = error.body
+    const what = describeError(status, isRecord(body) ? body['error'] : undefined)
+    // 400 and 413 say this request can never be taken; anything else (401/403 for credentials,
+    // 404 behind a misrouting proxy, 429, 5xx) is about the server or its setup, and the batch
+    // waits for it to be fixed.
+    if (status === 413) return { drop: `the bulk request is larger than Elasticsearch accepts (${what}): lower es-batch-max-bytes` }
+    if (status === 400) return { drop: `Elasticsearch refused the bulk request (${what})` }
+    return { retry: `Elasticsearch answered the bulk request with ${what}`, afterMs: retryable(status) ? retryAfterMs(error.headers) : undefined }
+  }
+  if (error instanceof errors.ElasticsearchClientError) return { retry: `${error.name}: ${error.message}` }
+  return { retry: `bulk request failed: ${errorMessage(error)}` }
+}
+
+// Per item: 2xx is indexed and 409 was indexed by an earlier attempt (op_type create with the
+// same _id); 429 and 5xx are the node's trouble and are retried; any other status is about the
+// document itself (a mapping conflict, a failing pipeline) and drops it with the reason.
+function classifyItems (response: Record<string, unknown>, count: number): Outcome {
+  if (response['errors'] === false) return { ok: true }
+  const items = response['items']
+  if (!Array.isArray(items) || items.length !== count) {
+    return { retry: `Elasticsearch answered a bulk of ${count} documents with ${Array.isArray(items) ? items.length : 'no'} results` }
+  }
+  const retry: number[] = []
+  const dropped: { index: number, reason: string }[] = []
+  items.forEach((item: unknown, index) => {
+    const result = isRecord(item) ? Object.values(item)[0] : undefined
+    const status = isRecord(result) && typeof result['status'] === 'number' ? result['status'] : 0
+    if ((status >= 200 && status < 300) || status === 409) return
+    if (status === 0 || retryable(status)) retry.push(index)
+    else dropped.push({ index, reason: `rejected by Elasticsearch (${describeError(status, isRecord(result) ? result['error'] : undefined)})` })
+  })
+  if (retry.length === 0 && dropped.length === 0) return { ok: true }
+  return { partial: { retry, dropped } }
+}
+
+export function classify (result: { response: unknown } | { error: unknown }, count: number): Outcome {
+  if ('error' in result) return classifyRequestError(result.error)
+  if (!isRecord(result.response)) return { retry: 'Elasticsearch answered the bulk request with no body' }
+  return classifyItems(result.response, count)
+}
