@@ -102,7 +102,10 @@ export async function interruptServer(name: ServiceName, downMs: number, options
   const [service] = selected(paths, [name]);
   if (service === undefined) throw new Error(`no service named ${name}`);
   const jdk = await findJdk(options.env);
-  await interruptService(service, { paths, jdk, log }, downMs);
+  // Held for the whole outage: another run's ensureServices would otherwise find the recorded pid
+  // dead, wipe the run directory and start a fresh node, which then holds the data lock our
+  // restart needs (seen with two test runs sharing LOGRELAY_SERVICES_DIR).
+  await withLock(paths.lockDir, LOCK_TIMEOUT_MS, () => interruptService(service, { paths, jdk, log }, downMs));
 }
 
 async function waitForGiven(label: string, envVar: string, value: string, answers: () => Promise<boolean>): Promise<void> {
