@@ -19,6 +19,10 @@ export class BoundedQueue<T> extends EventEmitter<QueueEvents> {
   #usedBytes = 0
   #closed = false
   #wakeup: (() => void) | undefined
+  // What the waiter is waiting for: waking it on every push cost a promise and a timer per
+  // line, for a batch of thousands.
+  #wakeItems = 0
+  #wakeBytes = 0
 
   constructor (maxItems: number, maxBytes: number) {
     super()
@@ -48,7 +52,7 @@ export class BoundedQueue<T> extends EventEmitter<QueueEvents> {
     this.#queuedBytes += bytes
     this.#usedItems++
     this.#usedBytes += bytes
-    this.#wake()
+    if (this.length >= this.#wakeItems || this.#queuedBytes >= this.#wakeBytes) this.#wake()
     return !this.full
   }
 
@@ -92,6 +96,9 @@ export class BoundedQueue<T> extends EventEmitter<QueueEvents> {
       if (wait <= 0 && this.length > 0) return
       await new Promise<void>((resolve) => {
         const timer = this.length > 0 ? setTimeout(resolve, wait) : undefined
+        // An empty queue has no timer running yet: its first item must start one.
+        this.#wakeItems = this.length > 0 ? items : 1
+        this.#wakeBytes = bytes
         this.#wakeup = () => {
           if (timer !== undefined) clearTimeout(timer)
           resolve()
