@@ -193,18 +193,17 @@ const clients = new SharedClients<Client>(async (client) => await client.close()
 // document's _index, _id, _version, _shards and _seq_no.
 const FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reason,items.*.error.caused_by.type'
 
-// The _id: 6 bytes of a digest of the container ID, then time_nano, then the sequence and the
-// stream, base64url. Unique per line by construction (after a plugin restart the sequence starts
-// again, but time_nano has moved on), the same on every retry, and time-ordered within a
-// container, which keeps Lucene's id lookups cheap.
-const ID_BYTES = 20
-const idScratch = Buffer.alloc(ID_BYTES)
+// The _id: 6 bytes of a digest of the container ID (base64url, 8 characters), then time_nano
+// and the sequence with the stream, in base 36. Unique per line by construction (after a plugin
+// restart the sequence starts again, but time_nano has moved on), the same on every retry,
+// and ordered by time within a container, which keeps Lucene's id lookups cheap. Plain number
+// formatting: a Buffer and base64 per line cost three times as much.
+export function idPrefix (containerId: string): string {
+  return createHash('sha256').update(containerId).digest().subarray(0, 6).toString('base64url')
+}
 
-function documentId (prefix: Buffer, record: LogRecord): string {
-  prefix.copy(idScratch, 0)
-  idScratch.writeBigInt64BE(record.timeNano, 6)
-  idScratch.writeUIntBE(record.sequence * 2 + (record.stream === 'stderr' ? 1 : 0), 14, 6)
-  return idScratch.toString('base64url')
+export function documentId (prefix: string, record: LogRecord): string {
+  return `${prefix}${record.timeNano.toString(36)}-${(record.sequence * 2 + (record.stream === 'stderr' ? 1 : 0)).toString(36)}`
 }
 
 export class ElasticsearchSink implements Sink {
@@ -213,14 +212,14 @@ export class ElasticsearchSink implements Sink {
   readonly #release: () => Promise<void>
   readonly #index: (timeNano: bigint) => string
   readonly #pipeline: string | undefined
-  readonly #idPrefix: Buffer
+  readonly #idPrefix: string
 
   constructor (client: Client, release: () => Promise<void>, index: (timeNano: bigint) => string, pipeline: string | undefined, containerId: string) {
     this.#client = client
     this.#release = release
     this.#index = index
     this.#pipeline = pipeline
-    this.#idPrefix = createHash('sha256').update(containerId).digest().subarray(0, 6)
+    this.#idPrefix = idPrefix(containerId)
   }
 
   async send (batch: readonly LogRecord[], signal: AbortSignal): Promise<Outcome> {
@@ -233,9 +232,10 @@ export class ElasticsearchSink implements Sink {
     }
   }
 
-  // Strings in operations go into the NDJSON body as they are (the client's ndserialize), so
-  // each document is serialised once, by recordJson. A batch bound for one index names it in
-  // the path rather than on every action line.
+  // A string in operations goes into the NDJSON body as it is (the client's ndserialize adds a
+  // newline), so each document is serialised once, by recordJson. (Joining the body here
+  // instead measured slower than the client's concatenation.) A batch bound for one index
+  // names it in the path rather than on every action line.
   #encode (batch: readonly LogRecord[]): { index: string | undefined, operations: string[] } {
     const indexes = batch.map((r) => this.#index(r.timeNano))
     const single = indexes.every((i) => i === indexes[0]) ? indexes[0] : undefined
