@@ -7,7 +7,7 @@ import { Pool, type Dispatcher } from 'undici'
 import type { LogRecord } from '../src/container-info.js'
 import { errorMessage, PluginError } from '../src/errors.js'
 import { recordJson } from '../src/json-record.js'
-import { bool, integer, oneOf, url, type OptionKind } from '../src/option-types.js'
+import { bool, filePath, integer, oneOf, url, type OptionKind } from '../src/option-types.js'
 import type { OptionSpec, Options } from '../src/settings.js'
 import type { SinkDefinition } from './registry.js'
 import { SharedClients } from './shared-clients.js'
@@ -77,16 +77,6 @@ const headerList: OptionKind = {
   accepts: 'comma-separated "Name: value" pairs, e.g. "X-Tenant: blue,X-Env: prod" (values with commas, and secrets, go in http-headers-file)',
   parse: (raw) => {
     parseHeaderPairs(inlineHeaderItems(raw), (i) => `item ${i + 1}`)
-    return raw
-  },
-}
-
-// Read at container start from the plugin's own filesystem (a managed plugin sees only what
-// its config.json mounts), so a relative path would depend on the plugin's working directory.
-const filePath: OptionKind = {
-  accepts: 'an absolute path to a file the plugin can read',
-  parse: (raw) => {
-    if (!raw.startsWith('/')) throw new Error('not an absolute path')
     return raw
   },
 }

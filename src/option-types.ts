@@ -111,3 +111,14 @@ export const url: OptionKind = {
     return raw
   },
 }
+
+// A file read at container start from the plugin's own filesystem (a managed plugin sees only
+// what its config.json mounts), so a relative path would depend on the plugin's working
+// directory.
+export const filePath: OptionKind = {
+  accepts: 'an absolute path to a file the plugin can read',
+  parse: (raw) => {
+    if (!raw.startsWith('/')) throw new Error('not an absolute path')
+    return raw
+  },
+}
