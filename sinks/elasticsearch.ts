@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto'
+import { createHash, X509Certificate } from 'node:crypto'
 import fs from 'node:fs'
 import { Client, errors, type ClientOptions } from '@elastic/elasticsearch'
 import type { Logger } from 'pino'
 import { renderTemplate, type ContainerInfo, type LogRecord } from '../src/container-info.js'
 import { errorMessage, PluginError } from '../src/errors.js'
 import { recordJson } from '../src/json-record.js'
-import { bool, integer, list, text } from '../src/option-types.js'
+import { bool, filePath, integer, list, text } from '../src/option-types.js'
 import type { OptionSpec, Options } from '../src/settings.js'
 import { compileTimeTemplate, TIME_DIRECTIVES } from '../src/time-template.js'
 import type { SinkDefinition } from './registry.js'
@@ -33,14 +33,14 @@ const options: readonly OptionSpec[] = [
   { name: 'es-url', kind: list({ accepts: 'http:// or https:// URLs', check: isHttpUrl }), description: 'The Elasticsearch nodes, comma-separated; requests go round robin (no sniffing). Required with sink=elasticsearch. Credentials belong in es-api-key, es-username or es-bearer-token, not in the URL.' },
   { name: 'es-index', kind: text, default: DEFAULT_INDEX, description: `The index or data stream every line goes to: a template of the container's {{.Name}}, {{.ID}}, {{.ImageName}}, {{index .ContainerLabels "key"}} (as in tag) and the line's own UTC date, ${TIME_DIRECTIVES}. Container values are lowercased and characters an index name cannot hold become -.` },
   { name: 'es-pipeline', kind: text, description: 'An ingest pipeline every document goes through (the bulk request\'s pipeline parameter).' },
-  { name: 'es-api-key', kind: text, description: 'An API key: the encoded value the create API key call returns, or id:api_key. Prefer es-api-key-file, since log-opts show in docker inspect.' },
-  { name: 'es-api-key-file', kind: text, description: 'A file holding the API key (surrounding whitespace ignored), read when the container starts.' },
+  { name: 'es-api-key', kind: text, sensitive: true, description: 'An API key: the encoded value the create API key call returns, or id:api_key. Prefer es-api-key-file, since log-opts show in docker inspect.' },
+  { name: 'es-api-key-file', kind: filePath, description: 'A file holding the API key (surrounding whitespace ignored), read when the container starts.' },
   { name: 'es-username', kind: text, description: 'A user for basic authentication, with es-password or es-password-file.' },
-  { name: 'es-password', kind: text, description: 'The basic-authentication password. Prefer es-password-file.' },
-  { name: 'es-password-file', kind: text, description: 'A file holding the basic-authentication password, read when the container starts.' },
-  { name: 'es-bearer-token', kind: text, description: 'A bearer token (a service account token, say). Prefer es-bearer-token-file.' },
-  { name: 'es-bearer-token-file', kind: text, description: 'A file holding the bearer token, read when the container starts.' },
-  { name: 'es-tls-ca-file', kind: text, description: 'A PEM file of the certificate authorities to trust for https:// nodes, instead of the system\'s.' },
+  { name: 'es-password', kind: text, sensitive: true, description: 'The basic-authentication password. Prefer es-password-file.' },
+  { name: 'es-password-file', kind: filePath, description: 'A file holding the basic-authentication password, read when the container starts.' },
+  { name: 'es-bearer-token', kind: text, sensitive: true, description: 'A bearer token (a service account token, say). Prefer es-bearer-token-file.' },
+  { name: 'es-bearer-token-file', kind: filePath, description: 'A file holding the bearer token, read when the container starts.' },
+  { name: 'es-tls-ca-file', kind: filePath, description: 'A PEM file of the certificate authorities to trust for https:// nodes, instead of the system\'s.' },
   { name: 'es-tls-verify', kind: bool, default: 'true', description: 'Whether to verify the nodes\' certificates and host names. false is for tests only.' },
   { name: 'es-request-timeout-ms', kind: integer(1000, 3_600_000), default: '60000', description: 'How long one bulk request may take before it is given up and retried (the deterministic _id makes the retry safe).' },
 ]
@@ -83,6 +83,16 @@ export function compileIndex (template: string, info: ContainerInfo): (timeNano:
 
 type Auth = NonNullable<ClientOptions['auth']>
 
+// A path is no secret and may be echoed; the file's contents never are.
+function readOptionFile (name: string, file: string, what: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err)
+    throw new PluginError('LOGRELAY_ERR_OPT_FILE', `cannot read log-opt ${name}="${file}" (${code}): expected a readable file holding ${what} (for a managed plugin, a path inside one of its mounts)`, { cause: err })
+  }
+}
+
 // A secret comes inline or from a file, never both. Messages name the option and the file,
 // never the secret.
 function readSecret (opts: Options, name: string, what: string): string | undefined {
@@ -92,14 +102,8 @@ function readSecret (opts: Options, name: string, what: string): string | undefi
     throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `log-opts ${name} and ${name}-file are both set: expected only one of them`)
   }
   if (file === undefined) return inline
-  let content: string
-  try {
-    content = fs.readFileSync(file, 'utf8').trim()
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err)
-    throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `invalid log-opt ${name}-file="${file}" (cannot read it: ${code}): expected a file the plugin can read, holding ${what}`)
-  }
-  if (content === '') throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `invalid log-opt ${name}-file="${file}" (it is empty): expected a file holding ${what}`)
+  const content = readOptionFile(`${name}-file`, file, what).trim()
+  if (content === '') throw new PluginError('LOGRELAY_ERR_OPT_FILE', `invalid log-opt ${name}-file="${file}" (it is empty): expected a file holding ${what}`)
   return content
 }
 
@@ -110,7 +114,7 @@ function readAuth (opts: Options): Auth | undefined {
   const username = opts.string('es-username')
   const given = [apiKey !== undefined && 'es-api-key', (username !== undefined || password !== undefined) && 'es-username', bearer !== undefined && 'es-bearer-token']
     .filter((g): g is string => g !== false)
-  if (given.length > 1) throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `log-opts ${given.join(' and ')} are all set: expected one way to authenticate`)
+  if (given.length > 1) throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `log-opts ${given.join(' and ')} are set together: expected one way to authenticate`)
   if (apiKey !== undefined) {
     // The header wants base64(id:api_key); the encoded form never holds a colon.
     return { apiKey: apiKey.includes(':') ? Buffer.from(apiKey).toString('base64') : apiKey }
@@ -126,15 +130,15 @@ function readAuth (opts: Options): Auth | undefined {
 function readCa (opts: Options): string | undefined {
   const file = opts.string('es-tls-ca-file')
   if (file === undefined) return undefined
-  let pem: string
+  const pem = readOptionFile('es-tls-ca-file', file, 'PEM CA certificates')
+  // TLS quietly ignores a CA file without certificates; parsing each one fails docker run
+  // instead, for a key or a DER file given by mistake.
   try {
-    pem = fs.readFileSync(file, 'utf8')
+    const certificates = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []
+    if (certificates.length === 0) throw new Error('no certificate in it')
+    for (const certificate of certificates) void new X509Certificate(certificate)
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err)
-    throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `invalid log-opt es-tls-ca-file="${file}" (cannot read it: ${code}): expected a PEM file the plugin can read`)
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `invalid log-opt es-tls-ca-file="${file}" (no certificate in it): expected a PEM file of CA certificates`)
+    throw new PluginError('LOGRELAY_ERR_OPT_FILE', `invalid log-opt es-tls-ca-file="${file}" (${errorMessage(err)}): expected a PEM file of CA certificates`)
   }
   return pem
 }
@@ -142,7 +146,7 @@ function readCa (opts: Options): string | undefined {
 function readUrls (opts: Options): string[] {
   const urls = [...opts.list('es-url')]
   if (urls.length === 0) {
-    throw new PluginError('LOGRELAY_ERR_OPT_INVALID', 'log-opt es-url is not set: sink=elasticsearch needs the nodes\' URLs (or LOGRELAY_ES_URL on the plugin)')
+    throw new PluginError('LOGRELAY_ERR_OPT_MISSING', 'log-opt es-url is required with sink=elasticsearch: expected the nodes\' http:// or https:// URLs (as a log-opt, or as the plugin default LOGRELAY_ES_URL)')
   }
   for (const [i, raw] of urls.entries()) {
     const url = new URL(raw)

@@ -190,9 +190,11 @@ describe('the elasticsearch sink', () => {
       [['es-index=x-{{.Nope}}'], /invalid log-opt es-index="x-\{\{.Nope\}\}" \(\{\{.Nope\}\} is not known\)/],
       [['es-index=logs-%Q'], /invalid log-opt es-index="logs-%Q" \(%Q is not known\): expected date parts %Y/],
       [['es-index=Logs-%Y'], /invalid log-opt es-index="Logs-%Y" .*must be lowercase/],
-      [['es-url='], /log-opt es-url is not set/],
+      [['es-url='], /log-opt es-url is required with sink=elasticsearch/],
       [['es-url=ftp://host'], /invalid log-opt es-url="ftp:\/\/host"/],
-      [['es-api-key-file=/nonexistent/key'], /invalid log-opt es-api-key-file="\/nonexistent\/key" \(cannot read it: ENOENT\)/],
+      [['es-api-key-file=/nonexistent/key'], /cannot read log-opt es-api-key-file="\/nonexistent\/key" \(ENOENT\)/],
+      [['es-tls-ca-file=ca.pem'], /invalid log-opt es-tls-ca-file="ca.pem" \(not an absolute path\)/],
+      [['es-tls-ca-file=/etc/hostname'], /invalid log-opt es-tls-ca-file="\/etc\/hostname" \(no certificate in it\)/],
       [['es-tls-verify=maybe'], /invalid log-opt es-tls-verify="maybe".*expected true or false/],
     ]
     for (const [opts, expected] of cases) {
