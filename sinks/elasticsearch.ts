@@ -1,11 +1,10 @@
 import { createHash, X509Certificate } from 'node:crypto'
-import fs from 'node:fs'
 import { Client, errors, type ClientOptions } from '@elastic/elasticsearch'
 import type { Logger } from 'pino'
 import { renderTemplate, type ContainerInfo, type LogRecord } from '../src/container-info.js'
 import { errorMessage, PluginError } from '../src/errors.js'
 import { recordJson } from '../src/json-record.js'
-import { bool, filePath, integer, list, text } from '../src/option-types.js'
+import { bool, filePath, integer, list, readOptionFile, text } from '../src/option-types.js'
 import type { OptionSpec, Options } from '../src/settings.js'
 import { compileTimeTemplate, TIME_DIRECTIVES } from '../src/time-template.js'
 import type { SinkDefinition } from './registry.js'
@@ -83,16 +82,6 @@ export function compileIndex (template: string, info: ContainerInfo): (timeNano:
 
 type Auth = NonNullable<ClientOptions['auth']>
 
-// A path is no secret and may be echoed; the file's contents never are.
-function readOptionFile (name: string, file: string, what: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8')
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err)
-    throw new PluginError('LOGRELAY_ERR_OPT_FILE', `cannot read log-opt ${name}="${file}" (${code}): expected a readable file holding ${what} (for a managed plugin, a path inside one of its mounts)`, { cause: err })
-  }
-}
-
 // A secret comes inline or from a file, never both. Messages name the option and the file,
 // never the secret.
 function readSecret (opts: Options, name: string, what: string): string | undefined {
@@ -102,7 +91,7 @@ function readSecret (opts: Options, name: string, what: string): string | undefi
     throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `log-opts ${name} and ${name}-file are both set: expected only one of them`)
   }
   if (file === undefined) return inline
-  const content = readOptionFile(`${name}-file`, file, what).trim()
+  const content = readOptionFile(`${name}-file`, file, `a readable file holding ${what}`).trim()
   if (content === '') throw new PluginError('LOGRELAY_ERR_OPT_FILE', `invalid log-opt ${name}-file="${file}" (it is empty): expected a file holding ${what}`)
   return content
 }
@@ -130,7 +119,7 @@ function readAuth (opts: Options): Auth | undefined {
 function readCa (opts: Options): string | undefined {
   const file = opts.string('es-tls-ca-file')
   if (file === undefined) return undefined
-  const pem = readOptionFile('es-tls-ca-file', file, 'PEM CA certificates')
+  const pem = readOptionFile('es-tls-ca-file', file, 'a readable PEM file of CA certificates')
   // TLS quietly ignores a CA file without certificates; parsing each one fails docker run
   // instead, for a key or a DER file given by mistake.
   try {

@@ -1,5 +1,4 @@
 import { X509Certificate } from 'node:crypto'
-import fs from 'node:fs'
 import { promisify } from 'node:util'
 import zlib from 'node:zlib'
 import type { Logger } from 'pino'
@@ -7,7 +6,7 @@ import { Pool, type Dispatcher } from 'undici'
 import type { LogRecord } from '../src/container-info.js'
 import { errorMessage, PluginError } from '../src/errors.js'
 import { recordJson } from '../src/json-record.js'
-import { bool, filePath, integer, oneOf, url, type OptionKind } from '../src/option-types.js'
+import { bool, filePath, integer, oneOf, readOptionFile, url, type OptionKind } from '../src/option-types.js'
 import type { OptionSpec, Options } from '../src/settings.js'
 import type { SinkDefinition } from './registry.js'
 import { SharedClients } from './shared-clients.js'
@@ -110,15 +109,6 @@ interface HttpTarget {
 
 function optionError (name: string, value: string, problem: string, accepts: string): PluginError {
   return new PluginError('LOGRELAY_ERR_OPT_INVALID', `invalid log-opt ${name}="${value}" (${problem}): expected ${accepts}`)
-}
-
-function readOptionFile (name: string, path: string, accepts: string): string {
-  try {
-    return fs.readFileSync(path, 'utf8')
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err)
-    throw new PluginError('LOGRELAY_ERR_OPT_FILE', `cannot read log-opt ${name}="${path}" (${code}): expected ${accepts}`, { cause: err })
-  }
 }
 
 function headersFromFile (path: string): HeaderPair[] {

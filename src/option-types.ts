@@ -1,3 +1,6 @@
+import fs from 'node:fs'
+import { errorMessage, PluginError } from './errors.js'
+
 // Parsers for option values. Log-opts and plugin env values are always strings; each parser
 // turns one into a typed value or throws a sentence saying what is accepted, which ends up in
 // front of the user in `docker run`.
@@ -121,4 +124,15 @@ export const filePath: OptionKind = {
     if (!raw.startsWith('/')) throw new Error('not an absolute path')
     return raw
   },
+}
+
+// Reads a file named by a filePath option. The path is no secret and is echoed; the contents
+// (a key, a token) never are.
+export function readOptionFile (name: string, path: string, accepts: string): string {
+  try {
+    return fs.readFileSync(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err)
+    throw new PluginError('LOGRELAY_ERR_OPT_FILE', `cannot read log-opt ${name}="${path}" (${code}): expected ${accepts}`, { cause: err })
+  }
 }
