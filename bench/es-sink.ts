@@ -7,7 +7,7 @@ import { startDockerd } from '../test/helpers/dockerd.js'
 import { uniqueName } from '../test/helpers/docker.js'
 import { PluginProcess } from '../test/helpers/plugin.js'
 import { ensureServices } from '../test/services/services.js'
-import { drainPlugin, linesScript, timedRun } from './core.js'
+import { drainPlugin, linesScript, timedRun, median } from './core.js'
 
 // Elasticsearch end to end (container → dockerd → plugin → node, counted in the index) next to
 // two references run in the same go: the drain-only plugin (what dockerd and the kernel cost by
@@ -60,11 +60,6 @@ async function bareBulk (es: Client, index: string, lines: number): Promise<numb
 
 function rate (lines: number, seconds: number): string {
   return `${Math.round(lines / seconds).toLocaleString()} docs/s (${seconds.toFixed(2)} s)`
-}
-
-function median (values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN
 }
 
 // The machine is shared: runs alternate (drain, sink, bare; drain, sink, bare; ...) and medians

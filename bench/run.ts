@@ -1,6 +1,8 @@
 import { startDockerd } from '../test/helpers/dockerd.js'
+import { ensureServices } from '../test/services/services.js'
 import { benchCore } from './core.js'
 import { benchHttpSink } from './http-sink.js'
+import { benchEsSink } from './es-sink.js'
 import { benchKafkaSink } from './kafka-sink.js'
 import { benchStartup } from './startup.js'
 
@@ -9,12 +11,15 @@ import { benchStartup } from './startup.js'
 async function main (): Promise<void> {
   const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3)
   const lines = Number(process.env['BENCH_LINES'] ?? 1_000_000)
-  const dockerd = await startDockerd()
+  const [dockerd, services] = await Promise.all([startDockerd(), ensureServices()])
   process.env['DOCKER_HOST'] = dockerd.host
+  process.env['KAFKA_BROKERS'] = services.kafkaBrokers
+  process.env['ES_URL'] = services.esUrl
   try {
     await benchCore(rounds, lines)
     await benchHttpSink(rounds, Math.ceil(lines / 2))
     await benchKafkaSink(Math.ceil(lines / 5), Math.max(1, rounds - 1))
+    await benchEsSink(process.env['ES_URL'] ?? 'http://127.0.0.1:9200', Math.ceil(lines / 10), rounds)
     await benchStartup(Math.max(5, rounds))
   } finally {
     await dockerd.stop()
