@@ -19,10 +19,11 @@ async function main (): Promise<void> {
     await benchCore(rounds, lines)
     await benchHttpSink(rounds, Math.ceil(lines / 2))
     await benchKafkaSink(Math.ceil(lines / 5), Math.max(1, rounds - 1))
-    await benchEsSink(process.env['ES_URL'] ?? 'http://127.0.0.1:9200', Math.ceil(lines / 10), rounds)
+    await benchEsSink(services.esUrl, Math.ceil(lines / 10), rounds)
     await benchStartup(Math.max(5, rounds))
   } finally {
     await dockerd.stop()
+    await services.stop()
   }
 }
 
