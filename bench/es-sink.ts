@@ -1,12 +1,9 @@
-import { fileURLToPath } from 'node:url'
 import { Client } from '@elastic/elasticsearch'
 import { documentId, elasticsearchSink, idPrefix } from '../sinks/elasticsearch.js'
 import type { ContainerMeta, LogRecord } from '../src/container-info.js'
 import { recordJson } from '../src/json-record.js'
-import { startDockerd } from '../test/helpers/dockerd.js'
 import { uniqueName } from '../test/helpers/docker.js'
 import { PluginProcess } from '../test/helpers/plugin.js'
-import { ensureServices } from '../test/services/services.js'
 import { drainPlugin, linesScript, timedRun, median } from './core.js'
 
 // Elasticsearch end to end (container → dockerd → plugin → node, counted in the index) next to
@@ -100,20 +97,5 @@ export async function benchEsSink (esUrl: string, lines = 100_000, rounds = 3): 
     await logrelay.cleanup()
     if (indexes.length > 0) await es.indices.delete({ index: indexes, ignore_unavailable: true }).catch(() => undefined)
     await es.close()
-  }
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const lines = Number(process.env['BENCH_LINES'] ?? 100_000)
-  const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3)
-  const [dockerd, services] = await Promise.allSettled([startDockerd(), ensureServices()])
-  try {
-    if (dockerd.status === 'rejected') throw dockerd.reason
-    if (services.status === 'rejected') throw services.reason
-    process.env['DOCKER_HOST'] = dockerd.value.host
-    await benchEsSink(services.value.esUrl, lines, rounds)
-  } finally {
-    if (dockerd.status === 'fulfilled') await dockerd.value.stop()
-    if (services.status === 'fulfilled') await services.value.stop()
   }
 }

@@ -3,10 +3,8 @@ import fs from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
 import { drainPlugin, linesScript, median } from './core.js'
 import { docker, dockerOk, uniqueName, TEST_IMAGE } from '../test/helpers/docker.js'
-import { startDockerd } from '../test/helpers/dockerd.js'
 import { PluginProcess } from '../test/helpers/plugin.js'
 
 // The HTTP sink's benchmark (issue 6): lines/s of the whole path container → dockerd → FIFO →
@@ -120,17 +118,5 @@ export async function benchHttpSink (rounds: number, lines: number): Promise<Htt
     await logrelay.cleanup()
     await drain.cleanup()
     await server.close()
-  }
-}
-
-// `node dist/bench/http-sink.js` on its own, with its own private dockerd (BENCH_ROUNDS,
-// BENCH_LINES as for `npm run bench`).
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const dockerd = await startDockerd()
-  process.env['DOCKER_HOST'] = dockerd.host
-  try {
-    await benchHttpSink(Number(process.env['BENCH_ROUNDS'] ?? 3), Number(process.env['BENCH_LINES'] ?? 1_000_000))
-  } finally {
-    await dockerd.stop()
   }
 }

@@ -1,14 +1,11 @@
 import os from 'node:os'
-import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs'
 import type { ContainerMeta } from '../src/container-info.js'
 import { recordJson } from '../src/json-record.js'
 import { kafkaSink } from '../sinks/kafka.js'
 import { dockerOk, TEST_IMAGE, uniqueName } from '../test/helpers/docker.js'
-import { startDockerd } from '../test/helpers/dockerd.js'
 import { PluginProcess } from '../test/helpers/plugin.js'
-import { servicesDown, servicesUp } from '../test/services/services.js'
-import { drainPlugin, linesScript, timedRun } from './core.js'
+import { drainPlugin, linesScript, median, timedRun } from './core.js'
 
 // Issue 4's benchmark: lines/s from a container through dockerd and logrelay into Kafka, until
 // the last line is in the topic, next to the drain-only plugin (what dockerd costs by itself)
@@ -16,11 +13,6 @@ import { drainPlugin, linesScript, timedRun } from './core.js'
 // (what Kafka costs by itself). Printed, never asserted.
 
 const BATCH = kafkaSink.batchDefaults.maxRecords
-
-function median (values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN
-}
 
 async function topicCount (kafka: Kafka, topic: string): Promise<number> {
   const admin = kafka.admin()
@@ -103,10 +95,7 @@ async function timedBare (kafka: Kafka, lines: number): Promise<number> {
   }
 }
 
-export async function benchKafkaSink (lines = 200_000, rounds = 1): Promise<void> {
-  const given = process.env['KAFKA_BROKERS']
-  const started = given === undefined || given === '' ? await servicesUp(['kafka']) : []
-  const brokers = given !== undefined && given !== '' ? given : '127.0.0.1:9092'
+export async function benchKafkaSink (brokers: string, lines = 200_000, rounds = 1): Promise<void> {
   const kafka = new Kafka({ clientId: 'logrelay-bench', brokers: brokers.split(','), logLevel: logLevel.NOTHING })
   const logrelay = new PluginProcess()
   const drain = drainPlugin()
@@ -130,16 +119,5 @@ export async function benchKafkaSink (lines = 200_000, rounds = 1): Promise<void
   } finally {
     await logrelay.cleanup()
     await drain.cleanup()
-    if (started.some((r) => r.state === 'started')) await servicesDown(['kafka'])
-  }
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const dockerd = await startDockerd()
-  process.env['DOCKER_HOST'] = dockerd.host
-  try {
-    await benchKafkaSink(Number(process.env['BENCH_LINES'] ?? 200_000), Number(process.env['BENCH_ROUNDS'] ?? 1))
-  } finally {
-    await dockerd.stop()
   }
 }

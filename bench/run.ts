@@ -1,26 +1,35 @@
 import { startDockerd } from '../test/helpers/dockerd.js'
 import { ensureServices } from '../test/services/services.js'
 import { benchCore } from './core.js'
-import { benchHttpSink } from './http-sink.js'
 import { benchEsSink } from './es-sink.js'
+import { benchHttpSink } from './http-sink.js'
 import { benchKafkaSink } from './kafka-sink.js'
 import { benchStartup } from './startup.js'
 
-// `npm run bench`: every benchmark against a private dockerd, each printed next to its
-// reference run in the same go. BENCH_ROUNDS and BENCH_LINES shrink or grow a run.
+// `npm run bench`: every benchmark against a private dockerd (and the test Kafka and
+// Elasticsearch), each printed next to its reference run in the same go. `npm run bench -- http
+// kafka` runs only those. BENCH_ROUNDS and BENCH_LINES shrink or grow a run.
+const BENCHES = ['core', 'http', 'kafka', 'es', 'startup'] as const
+type BenchName = typeof BENCHES[number]
+
+function selected (args: readonly string[]): ReadonlySet<BenchName> {
+  const unknown = args.filter((a) => !(BENCHES as readonly string[]).includes(a))
+  if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.join(', ')}: choose from ${BENCHES.join(', ')}`)
+  return new Set(args.length === 0 ? BENCHES : args as BenchName[])
+}
+
 async function main (): Promise<void> {
+  const run = selected(process.argv.slice(2))
   const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3)
   const lines = Number(process.env['BENCH_LINES'] ?? 1_000_000)
   const [dockerd, services] = await Promise.all([startDockerd(), ensureServices()])
   process.env['DOCKER_HOST'] = dockerd.host
-  process.env['KAFKA_BROKERS'] = services.kafkaBrokers
-  process.env['ES_URL'] = services.esUrl
   try {
-    await benchCore(rounds, lines)
-    await benchHttpSink(rounds, Math.ceil(lines / 2))
-    await benchKafkaSink(Math.ceil(lines / 5), Math.max(1, rounds - 1))
-    await benchEsSink(services.esUrl, Math.ceil(lines / 10), rounds)
-    await benchStartup(Math.max(5, rounds))
+    if (run.has('core')) await benchCore(rounds, lines)
+    if (run.has('http')) await benchHttpSink(rounds, Math.ceil(lines / 2))
+    if (run.has('kafka')) await benchKafkaSink(services.kafkaBrokers, Math.ceil(lines / 5), Math.max(1, rounds - 1))
+    if (run.has('es')) await benchEsSink(services.esUrl, Math.ceil(lines / 10), rounds)
+    if (run.has('startup')) await benchStartup(Math.max(5, rounds))
   } finally {
     await dockerd.stop()
     await services.stop()
