@@ -1,5 +1,4 @@
 import { createHash, X509Certificate } from 'node:crypto'
-import fs from 'node:fs'
 import tls from 'node:tls'
 import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type KafkaConfig, type Message, type Producer, type ProducerBatch, type SASLOptions } from 'kafkajs'
 import createSnappyCodec from 'kafkajs-snappy'
@@ -7,7 +6,7 @@ import type { Logger } from 'pino'
 import { renderTemplate, type ContainerInfo, type LogRecord } from '../src/container-info.js'
 import { PluginError } from '../src/errors.js'
 import { recordJson } from '../src/json-record.js'
-import { bool, integer, list, oneOf, size, text } from '../src/option-types.js'
+import { bool, filePath, integer, list, oneOf, readOptionFile, size, text } from '../src/option-types.js'
 import type { OptionSpec, Options } from '../src/settings.js'
 import type { SinkDefinition } from './registry.js'
 import { SharedClients } from './shared-clients.js'
@@ -38,14 +37,14 @@ export const kafkaOptions: readonly OptionSpec[] = [
   { name: 'kafka-compression', kind: oneOf(['none', 'gzip', 'snappy']), default: 'none', description: 'Compression of each request\'s records: none, gzip or snappy.' },
   { name: 'kafka-client-id', kind: text, default: 'logrelay', description: 'The client id the brokers see (quotas, request logs).' },
   { name: 'kafka-tls', kind: bool, default: 'false', description: 'Connect with TLS; implied by kafka-tls-ca-file and kafka-tls-cert-file.' },
-  { name: 'kafka-tls-ca-file', kind: text, description: 'A PEM file of the CA certificates to trust instead of the system ones.' },
-  { name: 'kafka-tls-cert-file', kind: text, description: 'A PEM client certificate for mutual TLS; needs kafka-tls-key-file.' },
-  { name: 'kafka-tls-key-file', kind: text, description: 'The PEM private key of kafka-tls-cert-file.' },
+  { name: 'kafka-tls-ca-file', kind: filePath, description: 'A PEM file of the CA certificates to trust instead of the system ones.' },
+  { name: 'kafka-tls-cert-file', kind: filePath, description: 'A PEM client certificate for mutual TLS; needs kafka-tls-key-file.' },
+  { name: 'kafka-tls-key-file', kind: filePath, description: 'The PEM private key of kafka-tls-cert-file.' },
   { name: 'kafka-tls-verify', kind: bool, default: 'true', description: 'Verify the brokers\' certificates and host names; false only for testing.' },
   { name: 'kafka-sasl-mechanism', kind: oneOf(SASL_MECHANISMS), default: 'none', description: 'SASL authentication: none, plain, scram-sha-256 or scram-sha-512 (use TLS with plain).' },
   { name: 'kafka-sasl-username', kind: text, description: 'The SASL user name.' },
   { name: 'kafka-sasl-password', kind: text, description: 'The SASL password. It shows in docker inspect: prefer kafka-sasl-password-file.' },
-  { name: 'kafka-sasl-password-file', kind: text, description: 'A file holding the SASL password (one trailing newline is ignored); read when the container starts.' },
+  { name: 'kafka-sasl-password-file', kind: filePath, description: 'A file holding the SASL password (one trailing newline is ignored); read when the container starts.' },
   { name: 'kafka-connect-timeout-ms', kind: integer(100, 300_000), default: '10000', description: 'How long a connection to a broker (TLS and SASL included) may take.' },
   { name: 'kafka-request-timeout-ms', kind: integer(1000, 600_000), default: '30000', description: 'How long a request may wait for the broker\'s answer; also the broker\'s own wait for acks.' },
   { name: 'kafka-message-max-bytes', kind: size(1024), default: '1000000', description: 'The most bytes of records in one request, under the broker\'s message.max.bytes; a batch larger than this is sent in several requests, in order.' },
@@ -55,22 +54,16 @@ function optionError (message: string): PluginError {
   return new PluginError('LOGRELAY_ERR_OPT_INVALID', message)
 }
 
-// A path is no secret, so it may be echoed; the file's contents never are.
-function readOptionFile (options: Options, name: string): string | undefined {
+// A file option's contents, when it is set; the path may be echoed, the contents never are.
+function optionFile (options: Options, name: string, accepts: string): string | undefined {
   const file = options.string(name)
-  if (file === undefined) return undefined
-  try {
-    return fs.readFileSync(file, 'utf8')
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error'
-    throw optionError(`invalid log-opt ${name}="${file}" (cannot read it: ${code}): expected a readable file (for a managed plugin, a path inside the plugin, mounted from the host)`)
-  }
+  return file === undefined ? undefined : readOptionFile(name, file, accepts)
 }
 
 function tlsOptions (options: Options): tls.ConnectionOptions | undefined {
-  const ca = readOptionFile(options, 'kafka-tls-ca-file')
-  const cert = readOptionFile(options, 'kafka-tls-cert-file')
-  const key = readOptionFile(options, 'kafka-tls-key-file')
+  const ca = optionFile(options, 'kafka-tls-ca-file', 'a readable PEM file of CA certificates')
+  const cert = optionFile(options, 'kafka-tls-cert-file', 'a readable PEM client certificate')
+  const key = optionFile(options, 'kafka-tls-key-file', 'a readable PEM private key')
   if ((cert === undefined) !== (key === undefined)) {
     throw optionError('invalid log-opts kafka-tls-cert-file and kafka-tls-key-file: expected both (mutual TLS) or neither')
   }
@@ -117,7 +110,7 @@ function saslOptions (options: Options): SASLOptions | undefined {
   if ((given === undefined) === (file === undefined)) {
     throw optionError(`kafka-sasl-mechanism=${mechanism} needs exactly one of kafka-sasl-password-file and kafka-sasl-password`)
   }
-  const password = given ?? (readOptionFile(options, 'kafka-sasl-password-file') ?? '').replace(/\r?\n$/, '')
+  const password = given ?? (optionFile(options, 'kafka-sasl-password-file', 'a readable file holding the SASL password') ?? '').replace(/\r?\n$/, '')
   return { mechanism, username, password }
 }
 
