@@ -19,6 +19,11 @@ export interface ServicesOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+export interface EnsureOptions extends ServicesOptions {
+  /** The services wanted; both by default. A benchmark wants only its own, so the other's CPU does not skew it. */
+  readonly only?: readonly ServiceName[];
+}
+
 // A first run downloads ~170 MB before starting anything; a second `up` waits that long for it.
 const LOCK_TIMEOUT_MS = 20 * 60_000;
 // docker compose up -d returns before Elasticsearch is ready; give servers we were handed time.
@@ -123,21 +128,22 @@ async function waitForGiven(label: string, envVar: string, value: string, answer
  * through the same code as `npm run services:up`. stop() stops only what this call started.
  */
 export async function ensureServices(
-  options: ServicesOptions = {},
+  options: EnsureOptions = {},
 ): Promise<{ kafkaBrokers: string; esUrl: string; stop: () => Promise<void> }> {
   const env = options.env ?? process.env;
+  const wanted = options.only ?? ['kafka', 'elasticsearch'];
   const givenKafka = env['KAFKA_BROKERS'] !== undefined && env['KAFKA_BROKERS'] !== '' ? env['KAFKA_BROKERS'] : undefined;
   const givenEs = env['ES_URL'] !== undefined && env['ES_URL'] !== '' ? env['ES_URL'] : undefined;
   const toStart: ServiceName[] = [];
-  if (givenKafka === undefined) toStart.push('kafka');
-  if (givenEs === undefined) toStart.push('elasticsearch');
+  if (givenKafka === undefined && wanted.includes('kafka')) toStart.push('kafka');
+  if (givenEs === undefined && wanted.includes('elasticsearch')) toStart.push('elasticsearch');
 
   const [results] = await Promise.all([
     toStart.length === 0 ? Promise.resolve([]) : servicesUp(toStart, options),
-    givenKafka === undefined
+    givenKafka === undefined || !wanted.includes('kafka')
       ? undefined
       : waitForGiven('Kafka broker', 'KAFKA_BROKERS', givenKafka, () => kafkaAnswers(givenKafka)),
-    givenEs === undefined ? undefined : waitForGiven('Elasticsearch', 'ES_URL', givenEs, () => esAnswers(givenEs)),
+    givenEs === undefined || !wanted.includes('elasticsearch') ? undefined : waitForGiven('Elasticsearch', 'ES_URL', givenEs, () => esAnswers(givenEs)),
   ]);
   const started = results.filter((result) => result.state === 'started').map((result) => result.service.name);
   return {
