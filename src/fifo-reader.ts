@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import net from 'node:net'
-import protobuf from 'protobufjs'
 import { decodeLogEntry, type LogEntry } from './log-entry.js'
 
 // The daemon never writes a frame larger than about 16.5 KiB (a 16 KiB chunk plus metadata);
@@ -70,7 +69,6 @@ export class FrameDecoder {
 
   #scan (buf: Buffer, final: boolean): number {
     let off = 0
-    const reader = protobuf.Reader.create(buf)
     while (buf.length - off >= 4) {
       const len = buf.readUInt32BE(off)
       const available = buf.length - off - 4
@@ -96,8 +94,7 @@ export class FrameDecoder {
       }
       let entry: LogEntry
       try {
-        reader.pos = off + 4
-        entry = decodeLogEntry(reader, len)
+        entry = decodeLogEntry(buf, off + 4, len)
       } catch (err) {
         this.#markCorrupt(this.#consumed + off, `frame is not a LogEntry: ${(err as Error).message}`)
         off += 1
