@@ -1,7 +1,7 @@
 import { Client } from '@elastic/elasticsearch'
-import { documentId, elasticsearchSink, idPrefix } from '../sinks/elasticsearch.js'
+import { bulkBody, elasticsearchSink, idPrefix } from '../sinks/elasticsearch.js'
 import type { ContainerMeta, LogRecord } from '../src/container-info.js'
-import { recordJson } from '../src/json-record.js'
+import { timeHalves } from '../src/log-entry.js'
 import { uniqueName } from '../test/helpers/docker.js'
 import { PluginProcess } from '../test/helpers/plugin.js'
 import { drainPlugin, linesScript, timedRun, median } from './core.js'
@@ -34,7 +34,7 @@ function records (lines: number): LogRecord[] {
   }
   const line = Buffer.from('x'.repeat(99))
   const start = BigInt(Date.now()) * 1_000_000n
-  return Array.from({ length: lines }, (_, i) => ({ stream: 'stdout', timeNano: start + BigInt(i * 1000), line, complete: true, sequence: i + 1, container }))
+  return Array.from({ length: lines }, (_, i) => ({ stream: 'stdout', time: timeHalves(start + BigInt(i * 1000)), line, complete: true, sequence: i + 1, container }))
 }
 
 async function bareBulk (es: Client, index: string, lines: number): Promise<number> {
@@ -46,7 +46,8 @@ async function bareBulk (es: Client, index: string, lines: number): Promise<numb
     while (next < all.length) {
       const batch = all.slice(next, next + BATCH)
       next += batch.length
-      const operations = batch.flatMap((r) => [`{"create":{"_id":"${documentId(prefix, r)}"}}`, recordJson(r)])
+      // The same body the sink sends, encoded by the same code.
+      const operations = bulkBody(batch, prefix, () => index).body as unknown as string[]
       const result = await es.bulk<string>({ index, operations })
       if (result.errors) throw new Error('the bare bulk loop got item errors')
     }

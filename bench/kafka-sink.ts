@@ -1,8 +1,8 @@
 import os from 'node:os'
 import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs'
-import type { ContainerMeta } from '../src/container-info.js'
-import { recordJson } from '../src/json-record.js'
-import { kafkaSink } from '../sinks/kafka.js'
+import type { ContainerMeta, LogRecord } from '../src/container-info.js'
+import { timeHalves } from '../src/log-entry.js'
+import { kafkaSink, recordValues } from '../sinks/kafka.js'
 import { dockerOk, TEST_IMAGE, uniqueName } from '../test/helpers/docker.js'
 import { PluginProcess } from '../test/helpers/plugin.js'
 import { drainPlugin, linesScript, median, timedRun } from './core.js'
@@ -81,12 +81,10 @@ async function timedBare (kafka: Kafka, lines: number): Promise<number> {
     const start = process.hrtime.bigint()
     const now = BigInt(Date.now()) * 1_000_000n
     for (let sent = 0; sent < lines; sent += BATCH) {
-      const messages: Message[] = []
-      for (let i = sent; i < Math.min(lines, sent + BATCH); i++) {
-        const timeNano = now + BigInt(i)
-        const value = Buffer.from(recordJson({ stream: 'stdout', timeNano, line, complete: true, sequence: i, container: meta }))
-        messages.push({ key: meta.id, value, timestamp: String(timeNano / 1_000_000n) })
-      }
+      const records: LogRecord[] = []
+      for (let i = sent; i < Math.min(lines, sent + BATCH); i++) records.push({ stream: 'stdout', time: timeHalves(now + BigInt(i)), line, complete: true, sequence: i, container: meta })
+      const values = recordValues(records)
+      const messages: Message[] = records.map((_, i) => ({ key: meta.id, value: values[i] as Buffer, timestamp: String((now + BigInt(sent + i)) / 1_000_000n) }))
       await producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages }] })
     }
     return Number(process.hrtime.bigint() - start) / 1e9

@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import { Pool, type Dispatcher } from 'undici'
 import type { LogRecord } from '../src/container-info.js'
 import { errorMessage, PluginError } from '../src/errors.js'
-import { recordJson } from '../src/json-record.js'
+import { RecordBodyWriter } from '../src/json-record.js'
 import { bool, filePath, integer, oneOf, readOptionFile, url, type OptionKind } from '../src/option-types.js'
 import type { OptionSpec, Options } from '../src/settings.js'
 import type { SinkDefinition } from './registry.js'
@@ -185,32 +185,16 @@ function httpTarget (options: Options): HttpTarget {
 
 const NEWLINE = Buffer.from('\n')
 
-// JSON bodies are written straight into one Buffer. Appending thousands of record strings and
-// converting the result cost about three times as much: V8 first flattens the rope, then the
-// whole body is encoded again.
 function jsonBody (batch: readonly LogRecord[], array: boolean): Buffer {
-  if (batch.length === 0) return Buffer.from(array ? '[]' : '')
-  let buf = Buffer.allocUnsafe(0)
-  let off = 0
-  let index = 0
-  for (const record of batch) {
-    const json = recordJson(record)
-    // UTF-8 takes at most 3 bytes per UTF-16 unit; 2 for a separator and the closing bracket.
-    const need = off + json.length * 3 + 2
-    if (need > buf.length) {
-      // Sized from the records so far, so a batch normally allocates once and copies never.
-      const guess = Math.ceil((off + json.length) / (index + 1) * batch.length * 1.1)
-      const grown = Buffer.allocUnsafe(Math.max(need, guess, buf.length * 2))
-      buf.copy(grown, 0, 0, off)
-      buf = grown
-    }
-    if (array) buf[off++] = index === 0 ? 0x5b : 0x2c
-    off += buf.write(json, off)
-    if (!array) buf[off++] = 0x0a
-    index++
+  const body = new RecordBodyWriter(batch, 1)
+  if (array) body.byte(0x5b)
+  for (let i = 0; i < batch.length; i++) {
+    if (array && i > 0) body.byte(0x2c)
+    body.record(batch[i] as LogRecord)
+    if (!array) body.byte(0x0a)
   }
-  if (array) buf[off++] = 0x5d
-  return buf.subarray(0, off)
+  if (array) body.byte(0x5d)
+  return body.finish()
 }
 
 export function encodeBody (batch: readonly LogRecord[], format: Format): Buffer {

@@ -5,7 +5,8 @@ import createSnappyCodec from 'kafkajs-snappy'
 import type { Logger } from 'pino'
 import { renderTemplate, type ContainerInfo, type LogRecord } from '../src/container-info.js'
 import { PluginError } from '../src/errors.js'
-import { recordJson } from '../src/json-record.js'
+import { RecordBodyWriter } from '../src/json-record.js'
+import { timeNanoOf } from '../src/log-entry.js'
 import { bool, filePath, integer, list, oneOf, readOptionFile, size, text } from '../src/option-types.js'
 import type { OptionSpec, Options } from '../src/settings.js'
 import type { SinkDefinition } from './registry.js'
@@ -220,6 +221,18 @@ interface Encoded {
 // timestamp delta, headers count); an upper bound is enough for cutting requests.
 const RECORD_OVERHEAD = 32
 
+// Each record's JSON as a message value of its own: all written into one Buffer, then sliced.
+export function recordValues (batch: readonly LogRecord[]): Buffer[] {
+  const body = new RecordBodyWriter(batch)
+  const ends: number[] = []
+  for (const record of batch) {
+    body.record(record)
+    ends.push(body.length)
+  }
+  const bytes = body.finish()
+  return ends.map((end, i) => bytes.subarray(ends[i - 1] ?? 0, end))
+}
+
 class KafkaSink implements Sink {
   readonly name = 'kafka'
   readonly #producer: LazyProducer
@@ -249,11 +262,12 @@ class KafkaSink implements Sink {
     const messages: Message[] = []
     const sizes: number[] = []
     const keyBytes = this.#key?.length ?? 0
-    for (const record of batch) {
-      const value = this.#raw ? record.line : Buffer.from(recordJson(record))
-      messages.push({ key: this.#key, value, timestamp: String(record.timeNano / 1_000_000n) })
+    const values = this.#raw ? batch.map((r) => r.line) : recordValues(batch)
+    batch.forEach((record, i) => {
+      const value = values[i] as Buffer
+      messages.push({ key: this.#key, value, timestamp: String(timeNanoOf(record.time) / 1_000_000n) })
       sizes.push(value.length + keyBytes + RECORD_OVERHEAD)
-    }
+    })
     return { messages, sizes }
   }
 

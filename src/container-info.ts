@@ -1,6 +1,6 @@
 import { PluginError } from './errors.js'
 import type { Options } from './settings.js'
-import type { StreamName } from './log-entry.js'
+import type { StreamName, TimeHalves } from './log-entry.js'
 
 // logger.Info as the daemon sends it: the Go struct has no JSON tags, so the keys are the Go
 // field names. Config, ContainerArgs, ContainerEnv and ContainerLabels may be null.
@@ -33,7 +33,7 @@ export interface ContainerMeta {
 // One line as it leaves the container stream: partial chunks already joined, metadata attached.
 export interface LogRecord {
   readonly stream: StreamName
-  readonly timeNano: bigint
+  readonly time: TimeHalves
   readonly line: Buffer
   // false for a line that ended without a newline (the container's last bytes) or was cut at
   // partial-max-size; docker logs then gives back no '\n' after it.

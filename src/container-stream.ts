@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { ContainerInfo, ContainerMeta, LogRecord } from './container-info.js'
 import { FifoReader } from './fifo-reader.js'
-import { timeNanoOf, type LogEntry } from './log-entry.js'
+import type { LogEntry } from './log-entry.js'
 import type { ContainerLog } from './local-store.js'
 import { PartialAssembler, type AssembledLine } from './partial-assembler.js'
 import { BoundedQueue } from './queue.js'
@@ -115,7 +115,7 @@ export class ContainerStream {
     if (this.#outputs.length === 0) return
     const record: LogRecord = {
       stream: line.stream,
-      timeNano: timeNanoOf(line.time),
+      time: line.time,
       line: line.line,
       complete: line.complete,
       sequence: store.nextSequence(),

@@ -6,11 +6,12 @@ import path from 'node:path'
 import { after, before, describe, test, type TestContext } from 'node:test'
 import { encodeBody, retryAfterMs } from '../sinks/http.js'
 import type { ContainerMeta, LogRecord } from '../src/container-info.js'
-import { recordJson } from '../src/json-record.js'
+import { timeHalves } from '../src/log-entry.js'
 import { docker, dockerOk, TEST_IMAGE, uniqueName } from './helpers/docker.js'
 import { exec } from './helpers/exec.js'
 import { TestHttpServer, waitUntil, type Answer, type ReceivedRequest } from './helpers/http-server.js'
 import { PluginProcess } from './helpers/plugin.js'
+import { referenceRecordJson as recordJson } from './helpers/record-json.js'
 
 // The HTTP sink end to end: real containers through the private dockerd, the plugin as its own
 // process, and real HTTP servers in this process that count what arrives and inject faults.
@@ -362,7 +363,7 @@ describe('http sink: bodies', () => {
     Buffer.from('héllo wörld ✓ 𝄞 😀'), Buffer.from([0xff, 0xfe, 0x20, 0xc3]), Buffer.from('x'.repeat(70_000)), Buffer.from('\u2028 line separator'),
   ]
   const batch: LogRecord[] = Array.from({ length: 300 }, (_, i) => ({
-    stream: i % 2 === 0 ? 'stdout' : 'stderr', timeNano: 1_795_998_399_333_000_000n + BigInt(i) * 999_999_937n, line: lines[i % lines.length] ?? Buffer.alloc(0),
+    stream: i % 2 === 0 ? 'stdout' : 'stderr', time: timeHalves(1_795_998_399_333_000_000n + BigInt(i) * 999_999_937n), line: lines[i % lines.length] ?? Buffer.alloc(0),
     complete: true, sequence: i + 1, container: meta,
   }))
 
