@@ -41,7 +41,7 @@ async function main (): Promise<void> {
     if (run.has('kafka')) {
       await withService('kafka', async ({ kafkaBrokers }) => await benchKafkaSink(kafkaBrokers, Math.ceil(lines / 5), Math.max(1, rounds - 1)))
     }
-    if (run.has('es')) await withService('elasticsearch', async ({ esUrl }) => await benchEsSink(esUrl, Math.ceil(lines / 10), rounds))
+    if (run.has('es')) await withService('elasticsearch', async ({ esUrl }) => await benchEsSink(esUrl, Math.ceil(lines / 4), rounds))
     if (run.has('startup')) await benchStartup(Math.max(5, rounds))
   } finally {
     await dockerd.stop()
