@@ -1,5 +1,6 @@
 import os from 'node:os'
 import { PluginError } from './errors.js'
+import { LOG_LEVELS } from './logger.js'
 import { duration, integer, list, oneOf, regex, size, text, type OptionKind, type OptionValue } from './option-types.js'
 
 // Two string maps configure logrelay: the plugin's env (config.json, `docker plugin set`) gives
@@ -47,31 +48,41 @@ export interface PluginSettings {
   readonly hostName: string
 }
 
+const DEFAULT_SOCKET = '/run/docker/plugins/logrelay.sock'
+
 // Settings of the plugin process itself: env only, never per container.
 export const pluginSettingSpecs: readonly (OptionSpec & { env: string })[] = [
-  { name: 'socket', env: 'LOGRELAY_SOCKET', kind: text, default: '/run/docker/plugins/logrelay.sock', description: 'The Unix socket the plugin serves; the daemon finds a legacy plugin named NAME at /run/docker/plugins/NAME.sock.' },
+  { name: 'socket', env: 'LOGRELAY_SOCKET', kind: text, default: DEFAULT_SOCKET, description: 'The Unix socket the plugin serves; the daemon finds a legacy plugin named NAME at /run/docker/plugins/NAME.sock.' },
   { name: 'state-dir', env: 'LOGRELAY_STATE_DIR', kind: text, default: '/var/lib/logrelay', description: 'Where the local store and the list of open FIFOs live.' },
   { name: 'store-total-max-bytes', env: 'LOGRELAY_STORE_TOTAL_MAX_BYTES', kind: size(1024 * 1024), default: '2g', description: 'The most the local store keeps for all containers; past it, the stopped containers written longest ago are removed first.' },
   { name: 'store-retention', env: 'LOGRELAY_STORE_RETENTION', kind: duration(60_000), default: '7d', description: 'Stopped containers not written for this long are removed from the local store (the daemon never says when a container is removed).' },
-  { name: 'log-level', env: 'LOG_LEVEL', kind: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', description: "The plugin's own log level." },
+  { name: 'log-level', env: 'LOG_LEVEL', kind: oneOf(LOG_LEVELS), default: 'info', description: "The plugin's own log level." },
   { name: 'host-name', env: 'LOGRELAY_HOST_NAME', kind: text, description: 'The host.name written in every record; the machine\'s host name by default.' },
 ]
 
-function parseValue (spec: OptionSpec, raw: string, source: string): OptionValue {
+// `shown` is the name the user set: the log-opt, or the plugin env variable.
+function parseValue (spec: OptionSpec, raw: string, source: 'log-opt' | 'plugin setting', shown: string): OptionValue {
   try {
     return spec.kind.parse(raw)
   } catch (err) {
     const given = spec.sensitive === true ? ' (value not shown)' : `="${raw}"`
     throw new PluginError(source === 'log-opt' ? 'LOGRELAY_ERR_OPT_INVALID' : 'LOGRELAY_ERR_ENV_INVALID',
-      `invalid ${source} ${source === 'log-opt' ? spec.name : envName(spec.name)}${given} (${(err as Error).message}): expected ${spec.kind.accepts}`)
+      `invalid ${source} ${shown}${given} (${(err as Error).message}): expected ${spec.kind.accepts}`)
   }
+}
+
+// The socket alone, which the plugin needs before anything else: with it, even a plugin whose
+// other settings are wrong can listen and say so.
+export function pluginSocket (env: NodeJS.ProcessEnv): string {
+  const raw = env['LOGRELAY_SOCKET']
+  return raw === undefined || raw === '' ? DEFAULT_SOCKET : raw
 }
 
 export function readPluginSettings (env: NodeJS.ProcessEnv): PluginSettings {
   const values = new Map<string, OptionValue>()
   for (const spec of pluginSettingSpecs) {
     const raw = env[spec.env] ?? spec.default
-    values.set(spec.name, raw === undefined || raw === '' ? undefined : parseValue({ ...spec, name: spec.env }, raw, 'plugin setting'))
+    values.set(spec.name, raw === undefined || raw === '' ? undefined : parseValue(spec, raw, 'plugin setting', spec.env))
   }
   return Object.freeze({
     socket: values.get('socket') as string,
@@ -137,7 +148,7 @@ export function readOptionDefaults (specs: readonly OptionSpec[], env: NodeJS.Pr
     const raw = env[envName(spec.name)]
     // config.json lists every setting, most with an empty value meaning "not set".
     if (raw !== undefined && raw !== '') {
-      parseValue(spec, raw, 'plugin setting')
+      parseValue(spec, raw, 'plugin setting', envName(spec.name))
       defaults.set(spec.name, raw)
     } else if (spec.default !== undefined) {
       defaults.set(spec.name, spec.default)
@@ -160,7 +171,7 @@ export function parseOptions (specs: readonly OptionSpec[], config: Readonly<Rec
   for (const spec of specs) {
     const raw = given[spec.name]
     if (raw !== undefined) {
-      values.set(spec.name, parseValue(spec, raw, 'log-opt'))
+      values.set(spec.name, parseValue(spec, raw, 'log-opt', spec.name))
     } else {
       const fallback = defaults.get(spec.name)
       values.set(spec.name, fallback === undefined || fallback === '' ? undefined : spec.kind.parse(fallback))
