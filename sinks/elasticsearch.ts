@@ -8,6 +8,7 @@ import { timeNanoOf } from '../src/log-entry.js'
 import { bool, filePath, integer, list, readOptionFile, text } from '../src/option-types.js'
 import type { OptionSpec, Options } from '../src/settings.js'
 import { compileTimeTemplate, TIME_DIRECTIVES } from '../src/time-template.js'
+import { sendHalving } from './halving.js'
 import type { SinkDefinition } from './registry.js'
 import { SharedClients } from './shared-clients.js'
 import type { Outcome, Sink } from './sink.js'
@@ -233,15 +234,17 @@ export class ElasticsearchSink implements Sink {
   }
 
   async send (batch: readonly LogRecord[], signal: AbortSignal): Promise<Outcome> {
-    const { index, body } = bulkBody(batch, this.#idPrefix, this.#index)
-    try {
-      // The client sends a Buffer in operations as the body, as it is.
-      const operations = body as unknown as string[]
-      const response: unknown = await this.#client.bulk<string>({ index, operations, pipeline: this.#pipeline, filter_path: FILTER_PATH }, { signal })
-      return classify({ response }, batch.length)
-    } catch (error) {
-      return classify({ error }, batch.length)
-    }
+    return await sendHalving(batch, async (part) => {
+      const { index, body } = bulkBody(part, this.#idPrefix, this.#index)
+      try {
+        // The client sends a Buffer in operations as the body, as it is.
+        const operations = body as unknown as string[]
+        const response: unknown = await this.#client.bulk<string>({ index, operations, pipeline: this.#pipeline, filter_path: FILTER_PATH }, { signal })
+        return { outcome: classify({ response }, part.length), tooLarge: false }
+      } catch (error) {
+        return { outcome: classify({ error }, part.length), tooLarge: error instanceof errors.ResponseError && error.statusCode === 413 }
+      }
+    })
   }
 
   async close (): Promise<void> {
@@ -325,8 +328,9 @@ function classifyRequestError (error: unknown): Outcome {
     const what = describeError(status, isRecord(body) ? body['error'] : undefined)
     // 400 and 413 say this request can never be taken; anything else (401/403 for credentials,
     // 404 behind a misrouting proxy, 429, 5xx) is about the server or its setup, and the batch
-    // waits for it to be fixed.
-    if (status === 413) return { drop: `the bulk request is larger than Elasticsearch accepts (${what}): lower es-batch-max-bytes` }
+    // waits for it to be fixed. A 413 batch was already sent again in halves (halving.ts): what
+    // is still too large is one document.
+    if (status === 413) return { drop: `this document alone is larger than Elasticsearch accepts (${what}): raise http.max_content_length on the node` }
     if (status === 400) return { drop: `Elasticsearch refused the bulk request (${what})` }
     return { retry: `Elasticsearch answered the bulk request with ${what}`, afterMs: retryable(status) ? retryAfterMs(error.headers) : undefined }
   }

@@ -8,6 +8,7 @@ import { errorMessage, PluginError } from '../src/errors.js'
 import { RecordBodyWriter } from '../src/json-record.js'
 import { bool, filePath, integer, oneOf, readOptionFile, url, type OptionKind } from '../src/option-types.js'
 import type { OptionSpec, Options } from '../src/settings.js'
+import { sendHalving } from './halving.js'
 import type { SinkDefinition } from './registry.js'
 import { SharedClients } from './shared-clients.js'
 import type { Outcome, Sink } from './sink.js'
@@ -259,6 +260,13 @@ class HttpSink implements Sink {
   }
 
   async send (batch: readonly LogRecord[], signal: AbortSignal): Promise<Outcome> {
+    return await sendHalving(batch, async (part) => {
+      const attempt = await this.#attempt(part, signal)
+      return { outcome: classify(attempt, this.#target), tooLarge: attempt.status === 413 }
+    })
+  }
+
+  async #attempt (batch: readonly LogRecord[], signal: AbortSignal): Promise<Attempt> {
     const target = this.#target
     const deadline = new AbortController()
     const onAbort = (): void => deadline.abort(signal.reason)
@@ -278,9 +286,9 @@ class HttpSink implements Sink {
       })
       const excerpt = await readExcerpt(response.body)
       const retryAfter = response.headers['retry-after']
-      return classify({ status: response.statusCode, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, excerpt }, target)
+      return { status: response.statusCode, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, excerpt }
     } catch (err) {
-      return classify({ error: deadline.signal.aborted && deadline.signal.reason !== undefined ? deadline.signal.reason : err }, target)
+      return { error: deadline.signal.aborted && deadline.signal.reason !== undefined ? deadline.signal.reason : err }
     } finally {
       clearTimeout(timer)
       signal.removeEventListener('abort', onAbort)
@@ -380,7 +388,7 @@ function classify (attempt: Attempt, target: HttpTarget): Outcome {
     const afterMs = retryAfterMs(attempt.retryAfter, Date.now())
     return afterMs === undefined ? { retry: reason } : { retry: `${reason} (Retry-After: ${afterMs} ms)`, afterMs }
   }
-  if (status === 413) return { drop: `${reason} (the batch is too large for the endpoint: lower http-batch-max-bytes or http-batch-max-records)` }
+  if (status === 413) return { drop: `${reason} (this one line is larger than the endpoint accepts)` }
   if (status >= 300 && status < 400) return { drop: `HTTP ${status} (redirects are not followed: set http-url to the final address)` }
   return { drop: reason }
 }

@@ -242,6 +242,23 @@ describe('http sink: faults on the server side', () => {
     assert.equal(server.requests.filter((r) => r.body.equals(server.requests[1]?.body ?? Buffer.alloc(0))).length, 1, 'the 400 batch is not sent again')
   })
 
+  test('413: a batch too large for the endpoint is sent again in halves; only a line too large by itself is dropped', async (t) => {
+    // Bodies over 20 kB are refused, as a gateway's body limit would: 200 records are about 90 kB.
+    const LIMIT = 20_000
+    const server = await serve({ policy: (_n, req) => Number(req.headers['content-length']) > LIMIT ? { status: 413, body: 'Request Entity Too Large' } : { status: 200 } })
+    const huge = `huge-${'x'.repeat(30_000)}`
+    await runContainer(server.url(), `${countingLines(LINES / 2, 'big-')}; echo ${huge}; ${countingLines(LINES / 2, 'big2-')}`, SMALL_BATCHES)
+    const expected = [...expectedLines(LINES / 2, 'big-'), ...expectedLines(LINES / 2, 'big2-')]
+    await waitUntil(`${LINES} lines in small enough bodies`, () => uniqueCount(messagesOf(server.requests)) >= LINES)
+    await waitUntil('the huge line\'s drop logged', () => /records dropped/.test(plugin.output) && /HTTP 413/.test(plugin.output))
+    assert.equal(assertDeliveredInOrder(t, messagesOf(server.requests), expected), 0)
+    assert.ok(server.requests.every((r) => r.body.length <= LIMIT || (typeof r.answer === 'object' && r.answer.status === 413)))
+    const dropLine = plugin.output.split('\n').find((l) => l.includes('records dropped') && l.includes('HTTP 413')) ?? ''
+    assert.match(dropLine, /"dropped":1\b/)
+    assert.match(dropLine, /this one line is larger than the endpoint accepts/)
+    t.diagnostic(`${server.requests.length} requests, ${server.requests.filter((r) => typeof r.answer === 'object' && r.answer.status === 413).length} answered 413`)
+  })
+
   test('an endpoint that is down does not refuse the container; lines arrive once it is up', async (t) => {
     const port = await freePort()
     await runContainer(`http://127.0.0.1:${port}/late`, countingLines(50, 'late'))
