@@ -197,19 +197,21 @@ export function idPrefix (containerId: string): string {
   return createHash('sha256').update(containerId).digest().subarray(0, 6).toString('base64url')
 }
 
-export function documentId (prefix: string, record: LogRecord): string {
-  return `${prefix}${timeNanoOf(record.time).toString(36)}-${(record.sequence * 2 + (record.stream === 'stderr' ? 1 : 0)).toString(36)}`
+export function documentId (prefix: string, record: LogRecord, timeNano: bigint): string {
+  return `${prefix}${timeNano.toString(36)}-${(record.sequence * 2 + (record.stream === 'stderr' ? 1 : 0)).toString(36)}`
 }
 
 // The NDJSON bulk body, action line and document for each record, written into one Buffer. A
 // batch bound for one index names it in the path rather than on every action line.
 export function bulkBody (batch: readonly LogRecord[], idPrefix: string, indexOf: (timeNano: bigint) => string): { index: string | undefined, body: Buffer } {
-  const indexes = batch.map((r) => indexOf(timeNanoOf(r.time)))
+  // One BigInt per record, for both the index and the _id.
+  const times = batch.map((r) => timeNanoOf(r.time))
+  const indexes = times.map((t) => indexOf(t))
   const single = indexes.every((i) => i === indexes[0]) ? indexes[0] : undefined
   const body = new RecordBodyWriter(batch, 64 + (single === undefined ? 300 : 0))
   for (let i = 0; i < batch.length; i++) {
     const record = batch[i] as LogRecord
-    const id = documentId(idPrefix, record)
+    const id = documentId(idPrefix, record, times[i] as bigint)
     body.text(single === undefined ? `{"create":{"_index":"${indexes[i] ?? ''}","_id":"${id}"}}\n` : `{"create":{"_id":"${id}"}}\n`)
     body.record(record)
     body.byte(0x0a)

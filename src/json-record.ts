@@ -52,8 +52,8 @@ const NS_PER_S = 1_000_000_000n
 const TWO_32 = 4294967296
 
 // The second of the last timestamp written: its start as 32-bit halves, and the record's opening
-// up to its fraction of a second. Lines come in time order, many per second, so most records find their second here and
-// need no BigInt and no Date.
+// up to its fraction of a second. Lines come in time order, many per second, so most records
+// find their second here and need no BigInt and no Date.
 let secondHi = 0
 let secondLo = 0
 let secondText = Buffer.alloc(0)
