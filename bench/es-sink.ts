@@ -1,9 +1,9 @@
 import { Client } from '@elastic/elasticsearch'
 import { bulkBody, elasticsearchSink, idPrefix } from '../sinks/elasticsearch.js'
-import type { ContainerMeta, LogRecord } from '../src/container-info.js'
-import { timeHalves } from '../src/log-entry.js'
+import type { LogRecord } from '../src/record.js'
 import { uniqueName } from '../test/helpers/docker.js'
 import { PluginProcess } from '../test/helpers/plugin.js'
+import { containerMeta, logRecords } from '../test/helpers/records.js'
 import { drainPlugin, linesScript, timedRun, median } from './core.js'
 
 // Elasticsearch end to end (container → dockerd → plugin → node, counted in the index) next to
@@ -29,12 +29,8 @@ async function waitForCount (es: Client, index: string, expected: number): Promi
 
 // The records the sink would get from a container writing linesScript(lines).
 function records (lines: number): LogRecord[] {
-  const container: ContainerMeta = {
-    id: 'b'.repeat(64), name: 'bench', imageName: 'logrelay-test/busybox', imageId: `sha256:${'c'.repeat(64)}`, labels: {}, env: {}, tag: undefined, hostName: 'bench-host',
-  }
-  const line = Buffer.from('x'.repeat(99))
-  const start = BigInt(Date.now()) * 1_000_000n
-  return Array.from({ length: lines }, (_, i) => ({ stream: 'stdout', time: timeHalves(start + BigInt(i * 1000)), line, complete: true, sequence: i + 1, container }))
+  const container = containerMeta({ name: 'bench', imageName: 'logrelay-test/busybox', hostName: 'bench-host' })
+  return logRecords(lines, Buffer.from('x'.repeat(99)), container, BigInt(Date.now()) * 1_000_000n)
 }
 
 async function bareBulk (es: Client, index: string, lines: number): Promise<number> {

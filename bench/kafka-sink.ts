@@ -1,10 +1,10 @@
 import os from 'node:os'
 import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs'
-import type { ContainerMeta, LogRecord } from '../src/container-info.js'
-import { timeHalves } from '../src/log-entry.js'
+import { timeHalves, type LogRecord } from '../src/record.js'
 import { kafkaSink, recordValues } from '../sinks/kafka.js'
 import { dockerOk, TEST_IMAGE, uniqueName } from '../test/helpers/docker.js'
 import { PluginProcess } from '../test/helpers/plugin.js'
+import { containerMeta } from '../test/helpers/records.js'
 import { drainPlugin, linesScript, median, timedRun } from './core.js'
 
 // Issue 4's benchmark: lines/s from a container through dockerd and logrelay into Kafka, until
@@ -67,10 +67,7 @@ async function timedSink (kafka: Kafka, plugin: PluginProcess, brokers: string, 
 // The same records the sink writes for one container (100-byte lines, as linesScript), sent
 // one batch at a time as the runner does with concurrency 1.
 async function timedBare (kafka: Kafka, lines: number): Promise<number> {
-  const meta: ContainerMeta = {
-    id: 'f'.repeat(64), name: 'bench', imageName: TEST_IMAGE, imageId: `sha256:${'e'.repeat(64)}`,
-    labels: {}, env: {}, tag: undefined, hostName: os.hostname(),
-  }
+  const meta = containerMeta({ name: 'bench', imageName: TEST_IMAGE, hostName: os.hostname() })
   const line = Buffer.from('x'.repeat(99))
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   const topic = uniqueName('bench-bare')

@@ -1,50 +1,43 @@
-import { createHash, X509Certificate } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { Client, errors, type ClientOptions } from '@elastic/elasticsearch'
 import type { Logger } from 'pino'
-import { renderTemplate, type ContainerInfo, type LogRecord } from '../src/container-info.js'
 import { errorMessage, PluginError } from '../src/errors.js'
-import { RecordBodyWriter } from '../src/json-record.js'
-import { timeNanoOf } from '../src/log-entry.js'
-import { bool, filePath, integer, list, readOptionFile, text } from '../src/option-types.js'
-import type { OptionSpec, Options } from '../src/settings.js'
-import { compileTimeTemplate, TIME_DIRECTIVES } from '../src/time-template.js'
+import { bool, filePath, integer, text } from '../src/options/kinds.js'
+import type { AnySpec, Options, OptionValues } from '../src/options/schema.js'
+import { timeNanoOf, type ContainerMeta, type LogRecord } from '../src/record.js'
 import { sendHalving } from './halving.js'
-import type { SinkDefinition } from './registry.js'
+import { conflictingOptions, httpUrlList, invalidOption, missingOption, readCaFile, readSecret, retryAfterMs } from './options.js'
+import { RecordBodyWriter } from './record-json.js'
 import { SharedClients } from './shared-clients.js'
-import type { Outcome, Sink } from './sink.js'
+import type { Outcome, Sink, SinkDefinition } from './sink.js'
+import { compileTimeTemplate, renderTemplate, TIME_DIRECTIVES } from './templates.js'
 
-// Elasticsearch through client.bulk, one request per batch. Not the client's bulk helper: it
-// batches and retries on its own (fixed wait, no jitter) and gives up a whole request's
-// documents when the request fails (models.md). Every document is written with op_type create
-// and an _id derived from the line itself, so a retried batch can never index a line twice:
-// Elasticsearch answers 409 for a line it already has, and that counts as delivered.
-
-function isHttpUrl (value: string): boolean {
-  try {
-    const url = new URL(value)
-    return url.protocol === 'http:' || url.protocol === 'https:'
-  } catch {
-    return false
-  }
-}
+// Elasticsearch through client.bulk: one request per batch, or, after a 413, the batch again in
+// halves (halving.ts). Not the client's bulk helper: it batches and retries on its own (fixed
+// wait, no jitter) and gives up a whole request's documents when the request fails
+// (models.md). Every document is written with op_type create and an _id derived from the line
+// itself, so a retried batch can never index a line twice: Elasticsearch answers 409 for a line
+// it already has, and that counts as delivered.
 
 const DEFAULT_INDEX = 'logrelay-%Y.%m.%d'
 
-const options: readonly OptionSpec[] = [
-  { name: 'es-url', kind: list({ accepts: 'http:// or https:// URLs', check: isHttpUrl }), description: 'The Elasticsearch nodes, comma-separated; requests go round robin (no sniffing). Required with sink=elasticsearch. Credentials belong in es-api-key, es-username or es-bearer-token, not in the URL.' },
-  { name: 'es-index', kind: text, default: DEFAULT_INDEX, description: `The index or data stream every line goes to: a template of the container's {{.Name}}, {{.ID}}, {{.ImageName}}, {{index .ContainerLabels "key"}} (as in tag) and the line's own UTC date, ${TIME_DIRECTIVES}. Container values are lowercased and characters an index name cannot hold become -.` },
-  { name: 'es-pipeline', kind: text, description: 'An ingest pipeline every document goes through (the bulk request\'s pipeline parameter).' },
-  { name: 'es-api-key', kind: text, sensitive: true, description: 'An API key: the encoded value the create API key call returns, or id:api_key. Prefer es-api-key-file, since log-opts show in docker inspect.' },
-  { name: 'es-api-key-file', kind: filePath, description: 'A file holding the API key (surrounding whitespace ignored), read when the container starts.' },
-  { name: 'es-username', kind: text, description: 'A user for basic authentication, with es-password or es-password-file.' },
-  { name: 'es-password', kind: text, sensitive: true, description: 'The basic-authentication password. Prefer es-password-file.' },
-  { name: 'es-password-file', kind: filePath, description: 'A file holding the basic-authentication password, read when the container starts.' },
-  { name: 'es-bearer-token', kind: text, sensitive: true, description: 'A bearer token (a service account token, say). Prefer es-bearer-token-file.' },
-  { name: 'es-bearer-token-file', kind: filePath, description: 'A file holding the bearer token, read when the container starts.' },
-  { name: 'es-tls-ca-file', kind: filePath, description: 'A PEM file of the certificate authorities to trust for https:// nodes, instead of the system\'s.' },
-  { name: 'es-tls-verify', kind: bool, default: 'true', description: 'Whether to verify the nodes\' certificates and host names. false is for tests only.' },
-  { name: 'es-request-timeout-ms', kind: integer(1000, 3_600_000), default: '60000', description: 'How long one bulk request may take before it is given up and retried (the deterministic _id makes the retry safe).' },
-]
+const esOptions = {
+  urls: { name: 'es-url', kind: httpUrlList, description: 'The Elasticsearch nodes, comma-separated; requests go round robin (no sniffing). Required with sink=elasticsearch. Credentials belong in es-api-key, es-username or es-bearer-token, not in the URL.' },
+  index: { name: 'es-index', kind: text, default: DEFAULT_INDEX, description: `The index or data stream every line goes to: a template of the container's {{.Name}}, {{.ID}}, {{.ImageName}}, {{index .ContainerLabels "key"}} (as in tag) and the line's own UTC date, ${TIME_DIRECTIVES}. Container values are lowercased and characters an index name cannot hold become -.` },
+  pipeline: { name: 'es-pipeline', kind: text, description: 'An ingest pipeline every document goes through (the bulk request\'s pipeline parameter).' },
+  apiKey: { name: 'es-api-key', kind: text, sensitive: true, description: 'An API key: the encoded value the create API key call returns, or id:api_key. Prefer es-api-key-file, since log-opts show in docker inspect.' },
+  apiKeyFile: { name: 'es-api-key-file', kind: filePath, description: 'A file holding the API key (surrounding whitespace ignored), read when the container starts.' },
+  username: { name: 'es-username', kind: text, description: 'A user for basic authentication, with es-password or es-password-file.' },
+  password: { name: 'es-password', kind: text, sensitive: true, description: 'The basic-authentication password. Prefer es-password-file.' },
+  passwordFile: { name: 'es-password-file', kind: filePath, description: 'A file holding the basic-authentication password, read when the container starts.' },
+  bearerToken: { name: 'es-bearer-token', kind: text, sensitive: true, description: 'A bearer token (a service account token, say). Prefer es-bearer-token-file.' },
+  bearerTokenFile: { name: 'es-bearer-token-file', kind: filePath, description: 'A file holding the bearer token, read when the container starts.' },
+  tlsCaFile: { name: 'es-tls-ca-file', kind: filePath, description: 'A PEM file of the certificate authorities to trust for https:// nodes, instead of the system\'s.' },
+  tlsVerify: { name: 'es-tls-verify', kind: bool, default: 'true', description: 'Whether to verify the nodes\' certificates and host names. false is for tests only.' },
+  requestTimeoutMs: { name: 'es-request-timeout-ms', kind: integer(1000, 3_600_000), default: '60000', description: 'How long one bulk request may take before it is given up and retried (the deterministic _id makes the retry safe).' },
+} satisfies Record<string, AnySpec>
+
+type EsOptions = OptionValues<typeof esOptions>
 
 // Characters Elasticsearch refuses in an index name, and the longest name it takes
 // (MetadataCreateIndexService.validateIndexOrAliasName).
@@ -70,42 +63,27 @@ function indexProblem (name: string): string | undefined {
 // The container's part is rendered once; the date part per record. The result is checked at
 // StartLogging against today's date, so a name Elasticsearch would refuse fails `docker run`
 // instead of having every line dropped later (dates only add digits, never bad characters).
-export function compileIndex (template: string, info: ContainerInfo): (timeNano: bigint) => string {
-  const rendered = renderTemplate('es-index', template, info, escapeIndexValue)
+export function compileIndex (template: string, container: ContainerMeta): (timeNano: bigint) => string {
+  const rendered = renderTemplate('es-index', template, container, escapeIndexValue)
   const index = compileTimeTemplate('es-index', rendered)
   const sample = index(BigInt(Date.now()) * 1_000_000n)
   const problem = indexProblem(sample)
   if (problem !== undefined) {
-    throw new PluginError('LOGRELAY_ERR_OPT_INVALID',
-      `invalid log-opt es-index="${template}" (it renders to "${sample}" for this container, and ${problem}): expected an Elasticsearch index or data stream name`)
+    throw invalidOption('es-index', template, `it renders to "${sample}" for this container, and ${problem}`, 'an Elasticsearch index or data stream name')
   }
   return index
 }
 
 type Auth = NonNullable<ClientOptions['auth']>
 
-// A secret comes inline or from a file, never both. Messages name the option and the file,
-// never the secret.
-function readSecret (opts: Options, name: string, what: string): string | undefined {
-  const inline = opts.string(name)
-  const file = opts.string(`${name}-file`)
-  if (inline !== undefined && file !== undefined) {
-    throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `log-opts ${name} and ${name}-file are both set: expected only one of them`)
-  }
-  if (file === undefined) return inline
-  const content = readOptionFile(`${name}-file`, file, `a readable file holding ${what}`).trim()
-  if (content === '') throw new PluginError('LOGRELAY_ERR_OPT_FILE', `invalid log-opt ${name}-file="${file}" (it is empty): expected a file holding ${what}`)
-  return content
-}
-
-function readAuth (opts: Options): Auth | undefined {
-  const apiKey = readSecret(opts, 'es-api-key', 'an API key')
-  const password = readSecret(opts, 'es-password', 'a password')
-  const bearer = readSecret(opts, 'es-bearer-token', 'a bearer token')
-  const username = opts.string('es-username')
+function readAuth (o: EsOptions): Auth | undefined {
+  const apiKey = readSecret('es-api-key', o.apiKey, o.apiKeyFile, 'an API key')
+  const password = readSecret('es-password', o.password, o.passwordFile, 'a password')
+  const bearer = readSecret('es-bearer-token', o.bearerToken, o.bearerTokenFile, 'a bearer token')
+  const username = o.username
   const given = [apiKey !== undefined && 'es-api-key', (username !== undefined || password !== undefined) && 'es-username', bearer !== undefined && 'es-bearer-token']
     .filter((g): g is string => g !== false)
-  if (given.length > 1) throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `log-opts ${given.join(' and ')} are set together: expected one way to authenticate`)
+  if (given.length > 1) throw conflictingOptions(`${given.join(' and ')} are set together`, 'one way to authenticate')
   if (apiKey !== undefined) {
     // The header wants base64(id:api_key); the encoded form never holds a colon.
     return { apiKey: apiKey.includes(':') ? Buffer.from(apiKey).toString('base64') : apiKey }
@@ -113,40 +91,9 @@ function readAuth (opts: Options): Auth | undefined {
   if (bearer !== undefined) return { bearer }
   if (username === undefined && password === undefined) return undefined
   if (username === undefined || password === undefined) {
-    throw new PluginError('LOGRELAY_ERR_OPT_INVALID', 'log-opt es-username needs es-password or es-password-file, and they need es-username')
+    throw conflictingOptions('es-username needs es-password or es-password-file, and they need es-username', 'both, or neither')
   }
   return { username, password }
-}
-
-function readCa (opts: Options): string | undefined {
-  const file = opts.string('es-tls-ca-file')
-  if (file === undefined) return undefined
-  const pem = readOptionFile('es-tls-ca-file', file, 'a readable PEM file of CA certificates')
-  // TLS quietly ignores a CA file without certificates; parsing each one fails docker run
-  // instead, for a key or a DER file given by mistake.
-  try {
-    const certificates = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []
-    if (certificates.length === 0) throw new Error('no certificate in it')
-    for (const certificate of certificates) void new X509Certificate(certificate)
-  } catch (err) {
-    throw new PluginError('LOGRELAY_ERR_OPT_FILE', `invalid log-opt es-tls-ca-file="${file}" (${errorMessage(err)}): expected a PEM file of CA certificates`)
-  }
-  return pem
-}
-
-function readUrls (opts: Options): string[] {
-  const urls = [...opts.list('es-url')]
-  if (urls.length === 0) {
-    throw new PluginError('LOGRELAY_ERR_OPT_MISSING', 'log-opt es-url is required with sink=elasticsearch: expected the nodes\' http:// or https:// URLs (as a log-opt, or as the plugin default LOGRELAY_ES_URL)')
-  }
-  for (const [i, raw] of urls.entries()) {
-    const url = new URL(raw)
-    if (url.username !== '' || url.password !== '') {
-      // The URL is not echoed: it holds a secret.
-      throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `invalid log-opt es-url (URL ${i + 1} holds credentials): expected URLs without user:password, with es-api-key, es-username or es-bearer-token instead`)
-    }
-  }
-  return urls
 }
 
 interface Connection {
@@ -254,14 +201,16 @@ export class ElasticsearchSink implements Sink {
   }
 }
 
-function open (opts: Options, info: ContainerInfo, log: Logger): Sink {
-  const index = compileIndex(opts.string('es-index') ?? DEFAULT_INDEX, info)
+function open (options: Options, container: ContainerMeta, log: Logger): Sink {
+  const o = options.read(esOptions)
+  const index = compileIndex(o.index, container)
+  if (o.urls === undefined || o.urls.length === 0) throw missingOption('es-url', 'with sink=elasticsearch', 'the nodes\' http:// or https:// URLs')
   const connection: Connection = {
-    urls: readUrls(opts),
-    auth: readAuth(opts),
-    ca: readCa(opts),
-    verify: opts.boolean('es-tls-verify'),
-    timeoutMs: opts.number('es-request-timeout-ms'),
+    urls: o.urls,
+    auth: readAuth(o),
+    ca: readCaFile('es-tls-ca-file', o.tlsCaFile),
+    verify: o.tlsVerify,
+    timeoutMs: o.requestTimeoutMs,
   }
   let shared: { client: Client, release: () => Promise<void> }
   try {
@@ -269,14 +218,14 @@ function open (opts: Options, info: ContainerInfo, log: Logger): Sink {
   } catch (err) {
     throw new PluginError('LOGRELAY_ERR_OPT_INVALID', `the es-* log-opts do not make an Elasticsearch client: ${errorMessage(err)}`, { cause: err })
   }
-  if (!connection.verify) log.warn({ container: info.ContainerID, sink: 'elasticsearch' }, 'es-tls-verify=false: the nodes\' certificates are not checked')
-  return new ElasticsearchSink(shared.client, shared.release, index, opts.string('es-pipeline'), info.ContainerID)
+  if (!connection.verify) log.warn({ container: container.id, sink: 'elasticsearch' }, 'es-tls-verify=false: the nodes\' certificates are not checked')
+  return new ElasticsearchSink(shared.client, shared.release, index, o.pipeline, container.id)
 }
 
 export const elasticsearchSink: SinkDefinition = {
   name: 'elasticsearch',
   prefix: 'es',
-  options,
+  options: Object.values(esOptions),
   // Elastic's advice for bulk sizes starts at 1,000-5,000 documents and 5-15 MB (performance.md).
   batchDefaults: { maxRecords: 2000, maxBytes: '5m', timeoutMs: 1000, concurrency: 2 },
   open,
@@ -309,14 +258,10 @@ function describeError (status: number, error: unknown): string {
   return `${status} ${type}${reason}${cause}`
 }
 
-// Retry-After as seconds or an HTTP date; Elasticsearch rarely sends it, proxies in front do.
-function retryAfterMs (headers: Record<string, unknown> | undefined): number | undefined {
+// Elasticsearch rarely sends Retry-After; proxies in front of it do.
+function retryAfterOf (headers: Record<string, unknown> | undefined): number | undefined {
   const value = headers?.['retry-after']
-  if (typeof value !== 'string') return undefined
-  const seconds = Number(value)
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
-  const date = Date.parse(value)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
+  return typeof value === 'string' ? retryAfterMs(value, Date.now()) : undefined
 }
 
 function retryable (status: number): boolean {
@@ -334,7 +279,7 @@ function classifyRequestError (error: unknown): Outcome {
     // is still too large is one document.
     if (status === 413) return { drop: `this document alone is larger than Elasticsearch accepts (${what}): raise http.max_content_length on the node` }
     if (status === 400) return { drop: `Elasticsearch refused the bulk request (${what})` }
-    return { retry: `Elasticsearch answered the bulk request with ${what}`, afterMs: retryable(status) ? retryAfterMs(error.headers) : undefined }
+    return { retry: `Elasticsearch answered the bulk request with ${what}`, afterMs: retryable(status) ? retryAfterOf(error.headers) : undefined }
   }
   if (error instanceof errors.ElasticsearchClientError) return { retry: `${error.name}: ${error.message}` }
   return { retry: `bulk request failed: ${errorMessage(error)}` }

@@ -1,4 +1,4 @@
-import type { LogRecord } from '../src/container-info.js'
+import type { LogRecord } from '../src/record.js'
 import type { Outcome } from './sink.js'
 
 // A request too large for the endpoint (HTTP 413) says nothing about its records: the batch is

@@ -1,22 +1,22 @@
-import { X509Certificate } from 'node:crypto'
 import { promisify } from 'node:util'
 import zlib from 'node:zlib'
 import type { Logger } from 'pino'
 import { Pool, type Dispatcher } from 'undici'
-import type { LogRecord } from '../src/container-info.js'
-import { errorMessage, PluginError } from '../src/errors.js'
-import { RecordBodyWriter } from '../src/json-record.js'
-import { bool, filePath, integer, oneOf, readOptionFile, url, type OptionKind } from '../src/option-types.js'
-import type { OptionSpec, Options } from '../src/settings.js'
+import { errorMessage } from '../src/errors.js'
+import { bool, filePath, integer, oneOf, type OptionKind } from '../src/options/kinds.js'
+import type { AnySpec, Options, OptionValues } from '../src/options/schema.js'
+import type { ContainerMeta, LogRecord } from '../src/record.js'
 import { sendHalving } from './halving.js'
-import type { SinkDefinition } from './registry.js'
+import { httpUrl, invalidOption, invalidOptionFile, missingOption, readCaFile, readOptionFile, retryAfterMs } from './options.js'
+import { RecordBodyWriter } from './record-json.js'
 import { SharedClients } from './shared-clients.js'
-import type { Outcome, Sink } from './sink.js'
+import type { Outcome, Sink, SinkDefinition } from './sink.js'
 
-// `--log-opt sink=http`: batches of records POSTed to any endpoint over a keep-alive undici
-// Pool, one per distinct target and shared by every container that uses it. One send() is one
-// request: no retry interceptor, the runner owns retries (a second retry layer would multiply
-// delays and duplicates).
+// `--log-opt sink=http`: batches of records sent to any endpoint over a keep-alive undici Pool,
+// one per distinct target and shared by every container that uses it. One send() is one
+// request, or, after a 413, the batch again in halves (halving.ts). There is no retry
+// interceptor: the engine owns retries (a second retry layer would multiply delays and
+// duplicates).
 
 const FORMATS = ['ndjson', 'json-array', 'raw'] as const
 export type Format = typeof FORMATS[number]
@@ -41,9 +41,6 @@ const EXCERPT_CHARS = 160
 // A response body is read to its end so the connection can be reused, but no further than this:
 // past it the connection is given up instead.
 const RESPONSE_READ_CAP = 1024 * 1024
-// A server asking for more than this is more likely confused than serious; the runner's backoff
-// still applies on top.
-const RETRY_AFTER_CAP_MS = 300_000
 
 type HeaderPair = readonly [name: string, value: string]
 
@@ -73,7 +70,7 @@ function inlineHeaderItems (raw: string): string[] {
   return raw.split(',').map((v) => v.trim()).filter((v) => v !== '')
 }
 
-const headerList: OptionKind = {
+const headerList: OptionKind<string> = {
   accepts: 'comma-separated "Name: value" pairs, e.g. "X-Tenant: blue,X-Env: prod" (values with commas, and secrets, go in http-headers-file)',
   parse: (raw) => {
     parseHeaderPairs(inlineHeaderItems(raw), (i) => `item ${i + 1}`)
@@ -81,17 +78,19 @@ const headerList: OptionKind = {
   },
 }
 
-export const httpOptions: readonly OptionSpec[] = [
-  { name: 'http-url', kind: url, description: 'Where batches are sent, e.g. https://logs.example.com/ingest. Required with sink=http.' },
-  { name: 'http-method', kind: oneOf(['POST', 'PUT', 'PATCH']), default: 'POST', description: 'The request method.' },
-  { name: 'http-format', kind: oneOf(FORMATS), default: 'ndjson', description: 'The body: ndjson (one JSON record per line), json-array (one JSON array of records) or raw (the lines\' bytes alone, each ended by a newline).' },
-  { name: 'http-gzip', kind: bool, default: 'false', description: 'Compress bodies with gzip (Content-Encoding: gzip).' },
-  { name: 'http-headers', kind: headerList, default: '', sensitive: true, description: 'Extra request headers as comma-separated "Name: value" pairs. Content-Type may be overridden; framing headers may not.' },
-  { name: 'http-headers-file', kind: filePath, description: 'A file of extra headers, one "Name: value" per line (# comments and blank lines ignored), read at container start: the place for credentials such as Authorization.' },
-  { name: 'http-tls-ca-file', kind: filePath, description: 'A PEM file of CA certificates that replaces the system trust store for https URLs.' },
-  { name: 'http-tls-verify', kind: bool, default: 'true', description: 'Verify the server\'s certificate and name. Turning it off exposes the connection to anyone on the path.' },
-  { name: 'http-timeout-ms', kind: integer(100, 3_600_000), default: '30000', description: 'The most one request may take, from connecting to the last byte of the response; past it the batch is retried.' },
-]
+export const httpOptions = {
+  url: { name: 'http-url', kind: httpUrl, description: 'Where batches are sent, e.g. https://logs.example.com/ingest. Required with sink=http.' },
+  method: { name: 'http-method', kind: oneOf(['POST', 'PUT', 'PATCH']), default: 'POST', description: 'The request method.' },
+  format: { name: 'http-format', kind: oneOf(FORMATS), default: 'ndjson', description: 'The body: ndjson (one JSON record per line), json-array (one JSON array of records) or raw (the lines\' bytes alone, each ended by a newline).' },
+  gzip: { name: 'http-gzip', kind: bool, default: 'false', description: 'Compress bodies with gzip (Content-Encoding: gzip).' },
+  headers: { name: 'http-headers', kind: headerList, default: '', sensitive: true, description: 'Extra request headers as comma-separated "Name: value" pairs. Content-Type may be overridden; framing headers may not.' },
+  headersFile: { name: 'http-headers-file', kind: filePath, description: 'A file of extra headers, one "Name: value" per line (# comments and blank lines ignored), read at container start: the place for credentials such as Authorization.' },
+  tlsCaFile: { name: 'http-tls-ca-file', kind: filePath, description: 'A PEM file of CA certificates that replaces the system trust store for https URLs.' },
+  tlsVerify: { name: 'http-tls-verify', kind: bool, default: 'true', description: 'Verify the server\'s certificate and name. Turning it off exposes the connection to anyone on the path.' },
+  timeoutMs: { name: 'http-timeout-ms', kind: integer(100, 3_600_000), default: '30000', description: 'The most one request may take, from connecting to the last byte of the response; past it the batch is retried.' },
+} satisfies Record<string, AnySpec>
+
+type HttpOptions = OptionValues<typeof httpOptions>
 
 interface HttpTarget {
   readonly origin: string
@@ -108,10 +107,6 @@ interface HttpTarget {
   readonly timeoutMs: number
 }
 
-function optionError (name: string, value: string, problem: string, accepts: string): PluginError {
-  return new PluginError('LOGRELAY_ERR_OPT_INVALID', `invalid log-opt ${name}="${value}" (${problem}): expected ${accepts}`)
-}
-
 function headersFromFile (path: string): HeaderPair[] {
   const accepts = 'a readable file of "Name: value" lines'
   const items: { item: string, line: number }[] = []
@@ -122,65 +117,38 @@ function headersFromFile (path: string): HeaderPair[] {
   try {
     return parseHeaderPairs(items.map((i) => i.item), (i) => `line ${items[i]?.line ?? '?'}`)
   } catch (err) {
-    throw new PluginError('LOGRELAY_ERR_OPT_FILE', `invalid log-opt http-headers-file="${path}" (${errorMessage(err)}): expected ${accepts}`)
+    throw invalidOptionFile('http-headers-file', path, errorMessage(err), accepts)
   }
-}
-
-function caFromFile (path: string): Buffer {
-  const accepts = 'a readable PEM file of CA certificates'
-  const pem = readOptionFile('http-tls-ca-file', path, accepts)
-  try {
-    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM certificate in it')
-    // Parses the first certificate only, which catches a key or a DER file given by mistake.
-    void new X509Certificate(pem)
-  } catch (err) {
-    throw new PluginError('LOGRELAY_ERR_OPT_FILE', `invalid log-opt http-tls-ca-file="${path}" (${errorMessage(err)}): expected ${accepts}`)
-  }
-  return Buffer.from(pem)
 }
 
 // Everything a container's options say about its target, checked without network I/O.
-function httpTarget (options: Options): HttpTarget {
-  const raw = options.string('http-url')
-  if (raw === undefined) {
-    throw new PluginError('LOGRELAY_ERR_OPT_MISSING', 'log-opt http-url is required with sink=http: expected an http:// or https:// URL (as a log-opt, or as the plugin default LOGRELAY_HTTP_URL)')
-  }
-  const target = new URL(raw)
-  if (target.username !== '' || target.password !== '') {
-    target.username = ''
-    target.password = ''
-    throw optionError('http-url', `${target.protocol}//[credentials not shown]@${target.host}${target.pathname}`, 'credentials in the URL are not sent',
-      'a URL without user:password; put an Authorization header in http-headers-file')
-  }
-  const pairs = [
-    ...parseHeaderPairs(inlineHeaderItems(options.string('http-headers') ?? ''), (i) => `item ${i + 1}`),
-  ]
-  const file = options.string('http-headers-file')
-  if (file !== undefined) {
-    for (const pair of headersFromFile(file)) {
+function httpTarget (o: HttpOptions): HttpTarget {
+  if (o.url === undefined) throw missingOption('http-url', 'with sink=http', 'an http:// or https:// URL')
+  const target = new URL(o.url)
+  const pairs = parseHeaderPairs(inlineHeaderItems(o.headers), (i) => `item ${i + 1}`)
+  if (o.headersFile !== undefined) {
+    for (const pair of headersFromFile(o.headersFile)) {
       if (pairs.some(([n]) => n.toLowerCase() === pair[0].toLowerCase())) {
-        throw optionError('http-headers-file', file, `header ${pair[0]} is also given in http-headers`, 'each header named once')
+        throw invalidOption('http-headers-file', o.headersFile, `header ${pair[0]} is also given in http-headers`, 'each header named once')
       }
       pairs.push(pair)
     }
   }
-  const format = options.string('http-format') as Format
-  const gzip = options.boolean('http-gzip')
-  const headers: Record<string, string> = { 'content-type': CONTENT_TYPES[format], 'user-agent': 'logrelay' }
-  if (gzip) headers['content-encoding'] = 'gzip'
+  const headers: Record<string, string> = { 'content-type': CONTENT_TYPES[o.format], 'user-agent': 'logrelay' }
+  if (o.gzip) headers['content-encoding'] = 'gzip'
   for (const [name, value] of pairs) headers[name.toLowerCase()] = value
-  const caFile = options.string('http-tls-ca-file')
+  const ca = readCaFile('http-tls-ca-file', o.tlsCaFile)
   return {
     origin: target.origin,
     path: `${target.pathname}${target.search}`,
-    method: (options.string('http-method') ?? 'POST') as Dispatcher.HttpMethod,
-    format,
-    gzip,
+    method: o.method,
+    format: o.format,
+    gzip: o.gzip,
     headers,
     secrets: pairs.map(([, v]) => v).filter((v) => v.length >= 4),
-    ca: caFile === undefined ? undefined : caFromFile(caFile),
-    verify: options.boolean('http-tls-verify'),
-    timeoutMs: options.number('http-timeout-ms'),
+    ca: ca === undefined ? undefined : Buffer.from(ca),
+    verify: o.tlsVerify,
+    timeoutMs: o.timeoutMs,
   }
 }
 
@@ -314,31 +282,22 @@ const pools = new SharedClients<Pool>(async (pool) => await pool.close())
 export const httpSink: SinkDefinition = {
   name: 'http',
   prefix: 'http',
-  options: httpOptions,
+  options: Object.values(httpOptions),
   // 1,000 records or 1 MiB a request, sent after at most 1 s: batching gives most of the
   // throughput by a few hundred records (the Splunk driver went 10x at 1,000). One request in
   // flight per container keeps its lines in order at the endpoint.
   batchDefaults: { maxRecords: 1000, maxBytes: '1m', timeoutMs: 1000, concurrency: 1 },
-  open: (options: Options, info, log: Logger): Sink => {
-    const target = httpTarget(options)
-    const key = JSON.stringify([target.origin, options.string('http-tls-ca-file') ?? '', target.verify])
+  open: (options: Options, container: ContainerMeta, log: Logger): Sink => {
+    const o = options.read(httpOptions)
+    const target = httpTarget(o)
+    const key = JSON.stringify([target.origin, o.tlsCaFile ?? '', target.verify])
     const { client, release } = pools.acquire(key, () => poolFor(target))
     if (!target.verify && target.origin.startsWith('https:')) {
-      log.warn({ sink: 'http', container: info.ContainerID, origin: target.origin }, 'TLS certificate verification is off (http-tls-verify=false)')
+      log.warn({ sink: 'http', container: container.id, origin: target.origin }, 'TLS certificate verification is off (http-tls-verify=false)')
     }
     return new HttpSink(target, client, release)
   },
   closeAll: async () => await pools.closeAll(),
-}
-
-// Retry-After is either delay-seconds or an HTTP date (RFC 9110, 10.2.3).
-export function retryAfterMs (value: string | undefined, now: number): number | undefined {
-  if (value === undefined) return undefined
-  const trimmed = value.trim()
-  if (/^\d+$/.test(trimmed)) return Math.min(Number(trimmed) * 1000, RETRY_AFTER_CAP_MS)
-  const at = Date.parse(trimmed)
-  if (Number.isNaN(at)) return undefined
-  return Math.min(Math.max(at - now, 0), RETRY_AFTER_CAP_MS)
 }
 
 function scrub (excerpt: string, secrets: readonly string[]): string {

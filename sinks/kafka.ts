@@ -1,17 +1,16 @@
-import { createHash, X509Certificate } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import tls from 'node:tls'
 import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type KafkaConfig, type Message, type Producer, type ProducerBatch, type SASLOptions } from 'kafkajs'
 import createSnappyCodec from 'kafkajs-snappy'
 import type { Logger } from 'pino'
-import { renderTemplate, type ContainerInfo, type LogRecord } from '../src/container-info.js'
-import { PluginError } from '../src/errors.js'
-import { RecordBodyWriter } from '../src/json-record.js'
-import { timeNanoOf } from '../src/log-entry.js'
-import { bool, filePath, integer, list, oneOf, readOptionFile, size, text } from '../src/option-types.js'
-import type { OptionSpec, Options } from '../src/settings.js'
-import type { SinkDefinition } from './registry.js'
+import { bool, filePath, integer, list, oneOf, size, text } from '../src/options/kinds.js'
+import type { AnySpec, Options, OptionValues } from '../src/options/schema.js'
+import { timeNanoOf, type ContainerMeta, type LogRecord } from '../src/record.js'
+import { conflictingOptions, invalidOption, missingOption, readCaFile, readOptionFile, readSecret } from './options.js'
+import { RecordBodyWriter } from './record-json.js'
 import { SharedClients } from './shared-clients.js'
-import type { Outcome, Sink } from './sink.js'
+import type { Outcome, Sink, SinkDefinition } from './sink.js'
+import { renderTemplate } from './templates.js'
 
 // kafkajs ships gzip only; snappy comes from its author's pure-JS codec. LZ4 and zstd codecs
 // need native builds (and Node 20's zlib has no zstd), so they are not offered. The codec table
@@ -19,100 +18,76 @@ import type { Outcome, Sink } from './sink.js'
 kafkajs.CompressionCodecs[CompressionTypes.Snappy] = createSnappyCodec
 
 const COMPRESSION = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP, snappy: CompressionTypes.Snappy } as const
-type CompressionName = keyof typeof COMPRESSION
 const ACKS = { all: -1, 1: 1, 0: 0 } as const
-type AcksName = keyof typeof ACKS
 const SASL_MECHANISMS = ['none', 'plain', 'scram-sha-256', 'scram-sha-512'] as const
-type SaslMechanism = typeof SASL_MECHANISMS[number]
 
-const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]/]+):\d{1,5}$/
+// host:port with a port from 1 to 65535; the host a name, an IPv4 address or a bracketed IPv6.
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]/]+):(\d{1,5})$/
+function isHostPort (value: string): boolean {
+  const port = Number(HOST_PORT.exec(value)?.[2] ?? 0)
+  return port >= 1 && port <= 65535
+}
 // Kafka's own rule (kafka.common.internals.Topic): 1 to 249 of these characters, not . or ..
 const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/
 
-export const kafkaOptions: readonly OptionSpec[] = [
-  { name: 'kafka-brokers', kind: list({ accepts: 'host:port', check: (v) => HOST_PORT.test(v) }), default: '', description: 'The brokers to bootstrap from, as host:port; required with sink=kafka.' },
-  { name: 'kafka-topic', kind: text, default: 'docker-logs', description: 'The topic, a template over the container as for tag ({{.Name}}, {{.ID}}, {{.ImageName}}, {{index .ContainerLabels "key"}}, ...); it must render to a valid topic name or docker run fails.' },
-  { name: 'kafka-key', kind: text, default: '{{.FullID}}', description: 'The message key, a template as for kafka-topic. The container ID keeps each container\'s lines in order in one partition; empty sends no key, spreading lines over partitions.' },
-  { name: 'kafka-format', kind: oneOf(['json', 'raw']), default: 'json', description: 'json writes the shared JSON record; raw writes the line\'s bytes alone.' },
-  { name: 'kafka-acks', kind: oneOf(['all', '1', '0']), default: 'all', description: 'Acknowledgements a write waits for: all in-sync replicas, 1 (the leader), or 0 (none, so a write the broker loses is never retried).' },
-  { name: 'kafka-compression', kind: oneOf(['none', 'gzip', 'snappy']), default: 'none', description: 'Compression of each request\'s records: none, gzip or snappy.' },
-  { name: 'kafka-client-id', kind: text, default: 'logrelay', description: 'The client id the brokers see (quotas, request logs).' },
-  { name: 'kafka-tls', kind: bool, default: 'false', description: 'Connect with TLS; implied by kafka-tls-ca-file and kafka-tls-cert-file.' },
-  { name: 'kafka-tls-ca-file', kind: filePath, description: 'A PEM file of the CA certificates to trust instead of the system ones.' },
-  { name: 'kafka-tls-cert-file', kind: filePath, description: 'A PEM client certificate for mutual TLS; needs kafka-tls-key-file.' },
-  { name: 'kafka-tls-key-file', kind: filePath, description: 'The PEM private key of kafka-tls-cert-file.' },
-  { name: 'kafka-tls-verify', kind: bool, default: 'true', description: 'Verify the brokers\' certificates and host names; false only for testing.' },
-  { name: 'kafka-sasl-mechanism', kind: oneOf(SASL_MECHANISMS), default: 'none', description: 'SASL authentication: none, plain, scram-sha-256 or scram-sha-512 (use TLS with plain).' },
-  { name: 'kafka-sasl-username', kind: text, description: 'The SASL user name.' },
-  { name: 'kafka-sasl-password', kind: text, description: 'The SASL password. It shows in docker inspect: prefer kafka-sasl-password-file.' },
-  { name: 'kafka-sasl-password-file', kind: filePath, description: 'A file holding the SASL password (one trailing newline is ignored); read when the container starts.' },
-  { name: 'kafka-connect-timeout-ms', kind: integer(100, 300_000), default: '10000', description: 'How long a connection to a broker (TLS and SASL included) may take.' },
-  { name: 'kafka-request-timeout-ms', kind: integer(1000, 600_000), default: '30000', description: 'How long a request may wait for the broker\'s answer; also the broker\'s own wait for acks.' },
-  { name: 'kafka-message-max-bytes', kind: size(1024), default: '1000000', description: 'The most bytes of records in one request, under the broker\'s message.max.bytes; a batch larger than this is sent in several requests, in order.' },
-]
+export const kafkaOptions = {
+  brokers: { name: 'kafka-brokers', kind: list({ accepts: 'host:port (port 1 to 65535)', check: isHostPort }), default: '', description: 'The brokers to bootstrap from, as host:port; required with sink=kafka.' },
+  topic: { name: 'kafka-topic', kind: text, default: 'docker-logs', description: 'The topic, a template over the container as for tag ({{.Name}}, {{.ID}}, {{.ImageName}}, {{index .ContainerLabels "key"}}, ...); it must render to a valid topic name or docker run fails.' },
+  key: { name: 'kafka-key', kind: text, default: '{{.FullID}}', description: 'The message key, a template as for kafka-topic. The container ID keeps each container\'s lines in order in one partition; empty sends no key, spreading lines over partitions.' },
+  format: { name: 'kafka-format', kind: oneOf(['json', 'raw']), default: 'json', description: 'json writes the shared JSON record; raw writes the line\'s bytes alone.' },
+  acks: { name: 'kafka-acks', kind: oneOf(['all', '1', '0']), default: 'all', description: 'Acknowledgements a write waits for: all in-sync replicas, 1 (the leader), or 0 (none, so a write the broker loses is never retried).' },
+  compression: { name: 'kafka-compression', kind: oneOf(['none', 'gzip', 'snappy']), default: 'none', description: 'Compression of each request\'s records: none, gzip or snappy.' },
+  clientId: { name: 'kafka-client-id', kind: text, default: 'logrelay', description: 'The client id the brokers see (quotas, request logs).' },
+  tls: { name: 'kafka-tls', kind: bool, default: 'false', description: 'Connect with TLS; implied by kafka-tls-ca-file and kafka-tls-cert-file.' },
+  tlsCaFile: { name: 'kafka-tls-ca-file', kind: filePath, description: 'A PEM file of the CA certificates to trust instead of the system ones.' },
+  tlsCertFile: { name: 'kafka-tls-cert-file', kind: filePath, description: 'A PEM client certificate for mutual TLS; needs kafka-tls-key-file.' },
+  tlsKeyFile: { name: 'kafka-tls-key-file', kind: filePath, description: 'The PEM private key of kafka-tls-cert-file.' },
+  tlsVerify: { name: 'kafka-tls-verify', kind: bool, default: 'true', description: 'Verify the brokers\' certificates and host names; false only for testing.' },
+  saslMechanism: { name: 'kafka-sasl-mechanism', kind: oneOf(SASL_MECHANISMS), default: 'none', description: 'SASL authentication: none, plain, scram-sha-256 or scram-sha-512 (use TLS with plain).' },
+  saslUsername: { name: 'kafka-sasl-username', kind: text, description: 'The SASL user name.' },
+  saslPassword: { name: 'kafka-sasl-password', kind: text, sensitive: true, description: 'The SASL password. It shows in docker inspect: prefer kafka-sasl-password-file.' },
+  saslPasswordFile: { name: 'kafka-sasl-password-file', kind: filePath, description: 'A file holding the SASL password (surrounding whitespace ignored); read when the container starts.' },
+  connectTimeoutMs: { name: 'kafka-connect-timeout-ms', kind: integer(100, 300_000), default: '10000', description: 'How long a connection to a broker (TLS and SASL included) may take.' },
+  requestTimeoutMs: { name: 'kafka-request-timeout-ms', kind: integer(1000, 600_000), default: '30000', description: 'How long a request may wait for the broker\'s answer; also the broker\'s own wait for acks.' },
+  messageMaxBytes: { name: 'kafka-message-max-bytes', kind: size(1024), default: '1000000', description: 'The most bytes of records in one request, under the broker\'s message.max.bytes; a batch larger than this is sent in several requests, in order.' },
+} satisfies Record<string, AnySpec>
 
-function optionError (message: string): PluginError {
-  return new PluginError('LOGRELAY_ERR_OPT_INVALID', message)
-}
+type KafkaOptions = OptionValues<typeof kafkaOptions>
 
-// A file option's contents, when it is set; the path may be echoed, the contents never are.
-function optionFile (options: Options, name: string, accepts: string): string | undefined {
-  const file = options.string(name)
-  return file === undefined ? undefined : readOptionFile(name, file, accepts)
-}
-
-function tlsOptions (options: Options): tls.ConnectionOptions | undefined {
-  const ca = optionFile(options, 'kafka-tls-ca-file', 'a readable PEM file of CA certificates')
-  const cert = optionFile(options, 'kafka-tls-cert-file', 'a readable PEM client certificate')
-  const key = optionFile(options, 'kafka-tls-key-file', 'a readable PEM private key')
-  if ((cert === undefined) !== (key === undefined)) {
-    throw optionError('invalid log-opts kafka-tls-cert-file and kafka-tls-key-file: expected both (mutual TLS) or neither')
+function tlsOptions (o: KafkaOptions): tls.ConnectionOptions | undefined {
+  const ca = readCaFile('kafka-tls-ca-file', o.tlsCaFile)
+  if ((o.tlsCertFile === undefined) !== (o.tlsKeyFile === undefined)) {
+    throw conflictingOptions('kafka-tls-cert-file and kafka-tls-key-file', 'both (mutual TLS) or neither')
   }
-  if (!options.boolean('kafka-tls') && ca === undefined && cert === undefined) return undefined
+  if (!o.tls && ca === undefined && o.tlsCertFile === undefined) return undefined
+  const tlsOptions: tls.ConnectionOptions = { rejectUnauthorized: o.tlsVerify, ...(ca === undefined ? {} : { ca }) }
+  if (o.tlsCertFile === undefined || o.tlsKeyFile === undefined) return tlsOptions
+  const cert = readOptionFile('kafka-tls-cert-file', o.tlsCertFile, 'a readable PEM client certificate')
+  const key = readOptionFile('kafka-tls-key-file', o.tlsKeyFile, 'a readable PEM private key')
   // Loading them now fails `docker run` for a file that is not PEM or a key that does not match
   // its certificate, instead of a connection that fails later over and over. No network here.
-  const check = (names: string, load: () => void): void => {
-    try {
-      load()
-    } catch (err) {
-      throw optionError(`invalid log-opt ${names} (${(err as Error).message}): expected PEM${names.includes('key') ? ', the key matching the certificate' : ''}`)
-    }
+  try {
+    tls.createSecureContext({ cert, key })
+  } catch (err) {
+    throw invalidOption('kafka-tls-cert-file', `${o.tlsCertFile}" / kafka-tls-key-file="${o.tlsKeyFile}`, (err as Error).message, 'PEM, the key matching the certificate')
   }
-  if (ca !== undefined) {
-    // tls.createSecureContext ignores a CA file without certificates; parsing each one does not.
-    check(`kafka-tls-ca-file="${options.string('kafka-tls-ca-file') ?? ''}"`, () => {
-      const pems = ca.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []
-      if (pems.length === 0) throw new Error('no certificate in it')
-      for (const pem of pems) new X509Certificate(pem)
-    })
-  }
-  if (cert !== undefined && key !== undefined) {
-    check(`kafka-tls-cert-file="${options.string('kafka-tls-cert-file') ?? ''}" / kafka-tls-key-file`, () => tls.createSecureContext({ cert, key }))
-  }
-  return {
-    rejectUnauthorized: options.boolean('kafka-tls-verify'),
-    ...(ca === undefined ? {} : { ca }),
-    ...(cert === undefined || key === undefined ? {} : { cert, key }),
-  }
+  return { ...tlsOptions, cert, key }
 }
 
-function saslOptions (options: Options): SASLOptions | undefined {
-  const mechanism = (options.string('kafka-sasl-mechanism') ?? 'none') as SaslMechanism
-  const username = options.string('kafka-sasl-username')
-  const given = options.string('kafka-sasl-password')
-  const file = options.string('kafka-sasl-password-file')
+function saslOptions (o: KafkaOptions): SASLOptions | undefined {
+  const mechanism = o.saslMechanism
   if (mechanism === 'none') {
-    if (username !== undefined || given !== undefined || file !== undefined) {
-      throw optionError('invalid log-opt kafka-sasl-mechanism="none" with SASL credentials set: expected plain, scram-sha-256 or scram-sha-512')
+    if (o.saslUsername !== undefined || o.saslPassword !== undefined || o.saslPasswordFile !== undefined) {
+      throw invalidOption('kafka-sasl-mechanism', 'none', 'SASL credentials are set', 'plain, scram-sha-256 or scram-sha-512 with them')
     }
     return undefined
   }
-  if (username === undefined) throw optionError(`log-opt kafka-sasl-username is required with kafka-sasl-mechanism=${mechanism}`)
-  if ((given === undefined) === (file === undefined)) {
-    throw optionError(`kafka-sasl-mechanism=${mechanism} needs exactly one of kafka-sasl-password-file and kafka-sasl-password`)
+  if (o.saslUsername === undefined) throw missingOption('kafka-sasl-username', `with kafka-sasl-mechanism=${mechanism}`, 'the SASL user name')
+  const password = readSecret('kafka-sasl-password', o.saslPassword, o.saslPasswordFile, 'the SASL password')
+  if (password === undefined) {
+    throw missingOption('kafka-sasl-password-file', `with kafka-sasl-mechanism=${mechanism}`, 'a file holding the SASL password (or kafka-sasl-password)')
   }
-  const password = given ?? (optionFile(options, 'kafka-sasl-password-file', 'a readable file holding the SASL password') ?? '').replace(/\r?\n$/, '')
-  return { mechanism, username, password }
+  return { mechanism, username: o.saslUsername, password }
 }
 
 interface Connection {
@@ -121,19 +96,16 @@ interface Connection {
   readonly config: KafkaConfig
 }
 
-function connectionOf (options: Options): Connection {
-  const brokers = options.list('kafka-brokers')
-  if (brokers.length === 0) {
-    throw optionError('log-opt kafka-brokers is required with sink=kafka: expected a comma-separated list of host:port (or the plugin setting LOGRELAY_KAFKA_BROKERS)')
-  }
-  const ssl = tlsOptions(options)
-  const sasl = saslOptions(options)
+function connectionOf (o: KafkaOptions): Connection {
+  if (o.brokers.length === 0) throw missingOption('kafka-brokers', 'with sink=kafka', 'a comma-separated list of host:port')
+  const ssl = tlsOptions(o)
+  const sasl = saslOptions(o)
   const config: KafkaConfig = {
-    brokers: [...brokers],
-    clientId: options.string('kafka-client-id') ?? 'logrelay',
-    connectionTimeout: options.number('kafka-connect-timeout-ms'),
-    authenticationTimeout: options.number('kafka-connect-timeout-ms'),
-    requestTimeout: options.number('kafka-request-timeout-ms'),
+    brokers: [...o.brokers],
+    clientId: o.clientId,
+    connectionTimeout: o.connectTimeoutMs,
+    authenticationTimeout: o.connectTimeoutMs,
+    requestTimeout: o.requestTimeoutMs,
     ...(ssl === undefined ? {} : { ssl }),
     ...(sasl === undefined ? {} : { sasl }),
   }
@@ -246,16 +218,16 @@ class KafkaSink implements Sink {
   // Lowered when the broker answers MESSAGE_TOO_LARGE: its limit (or the topic's) is lower.
   #maxRequestBytes: number
 
-  constructor (producer: { client: LazyProducer, release: () => Promise<void> }, options: Options, topic: string, key: string) {
+  constructor (producer: { client: LazyProducer, release: () => Promise<void> }, o: KafkaOptions, topic: string, key: string) {
     this.#producer = producer.client
     this.#release = producer.release
     this.#topic = topic
     this.#key = key === '' ? null : Buffer.from(key)
-    this.#raw = options.string('kafka-format') === 'raw'
-    this.#acks = ACKS[(options.string('kafka-acks') ?? 'all') as AcksName]
-    this.#compression = COMPRESSION[(options.string('kafka-compression') ?? 'none') as CompressionName]
-    this.#timeoutMs = options.number('kafka-request-timeout-ms')
-    this.#maxRequestBytes = options.number('kafka-message-max-bytes')
+    this.#raw = o.format === 'raw'
+    this.#acks = ACKS[o.acks]
+    this.#compression = COMPRESSION[o.compression]
+    this.#timeoutMs = o.requestTimeoutMs
+    this.#maxRequestBytes = o.messageMaxBytes
   }
 
   #encode (batch: readonly LogRecord[]): Encoded {
@@ -340,19 +312,19 @@ function settled (verdict: Outcome, start: number, end: number, total: number): 
 export const kafkaSink: SinkDefinition = {
   name: 'kafka',
   prefix: 'kafka',
-  options: kafkaOptions,
+  options: Object.values(kafkaOptions),
   // Concurrency 1: a container's batches go out one after the other, so with its key on one
   // partition its lines reach Kafka in order, retries included.
   batchDefaults: { maxRecords: 1000, maxBytes: '1m', timeoutMs: 200, concurrency: 1 },
-  open (options: Options, info: ContainerInfo, log: Logger): Sink {
-    const template = options.string('kafka-topic') ?? ''
-    const topic = renderTemplate('kafka-topic', template, info)
+  open (options: Options, container: ContainerMeta, log: Logger): Sink {
+    const o = options.read(kafkaOptions)
+    const topic = renderTemplate('kafka-topic', o.topic, container)
     if (!TOPIC.test(topic) || topic === '.' || topic === '..') {
-      throw optionError(`invalid log-opt kafka-topic="${template}" (renders to "${topic}" for this container): expected a topic name of 1 to 249 letters, digits, '.', '_' and '-'`)
+      throw invalidOption('kafka-topic', o.topic, `renders to "${topic}" for this container`, 'a topic name of 1 to 249 letters, digits, \'.\', \'_\' and \'-\'')
     }
-    const key = renderTemplate('kafka-key', options.string('kafka-key') ?? '', info)
-    const connection = connectionOf(options)
-    return new KafkaSink(producers.acquire(connection.id, () => new LazyProducer(connection.config, log)), options, topic, key)
+    const key = renderTemplate('kafka-key', o.key, container)
+    const connection = connectionOf(o)
+    return new KafkaSink(producers.acquire(connection.id, () => new LazyProducer(connection.config, log)), o, topic, key)
   },
   closeAll: async () => await producers.closeAll(),
 }

@@ -19,13 +19,11 @@ export type ErrorCode = keyof typeof ErrorCodes
 
 export class PluginError extends Error {
   readonly code: ErrorCode
-  readonly retryable: boolean
 
-  constructor (code: ErrorCode, message: string, options: { cause?: unknown, retryable?: boolean } = {}) {
+  constructor (code: ErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'PluginError'
     this.code = code
-    this.retryable = options.retryable ?? false
   }
 }
 

@@ -1,9 +1,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { errorMessage } from './errors.js'
-import type { LogDriver } from './log-driver.js'
+import type { LogDriver } from './protocol/driver.js'
 import { log } from './logger.js'
-import { buildServer } from './server.js'
+import { buildServer } from './protocol/server.js'
 import { pluginSocket, readPluginSettings } from './settings.js'
 
 // The daemon sends SIGKILL 10 s after SIGTERM.
@@ -19,7 +19,7 @@ async function main (): Promise<void> {
   // setting's error, which `docker run` shows.
   const driverReady: Promise<LogDriver> = (async () => {
     const settings = readPluginSettings(process.env)
-    const { LogDriver } = await import('./log-driver.js')
+    const { LogDriver } = await import('./protocol/driver.js')
     return new LogDriver(settings, process.env, log)
   })()
   driverReady.catch(() => {})

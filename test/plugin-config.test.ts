@@ -3,8 +3,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, test } from 'node:test'
 import { projectRoot, readPluginConfig } from '../scripts/plugin-dir.js'
-import { logOptionSpecs } from '../src/log-driver.js'
-import { envName, pluginSettingSpecs, readOptionDefaults, readPluginSettings } from '../src/settings.js'
+import { envName, readOptionDefaults } from '../src/options/schema.js'
+import { logOptionSpecs, pluginSettingSpecs, readPluginSettings } from '../src/settings.js'
 
 // config.json is what `docker plugin install` and `docker plugin set` work from; these keep it
 // in step with the settings the code reads (src/settings.ts) and with protocol.md's rules for a

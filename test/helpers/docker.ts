@@ -1,6 +1,7 @@
-import { exec, type ExecResult } from './exec.js'
+import { TEST_IMAGE } from './dockerd.js'
+import { exec, type ExecResult } from './process.js'
 
-export { TEST_IMAGE } from './dockerd.js'
+export { TEST_IMAGE }
 
 // The docker CLI against the private engine started by the test runner.
 export function dockerHost (): string {
@@ -23,4 +24,22 @@ export async function dockerOk (args: readonly string[], timeoutMs?: number): Pr
 let counter = 0
 export function uniqueName (prefix: string): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`
+}
+
+// The docker run arguments that log a container through `driver` with `opts` as its log-opts
+// (`sink=http`, ...).
+export function driverArgs (driver: string, opts: readonly string[] = []): string[] {
+  return ['--log-driver', driver, ...opts.flatMap((o) => ['--log-opt', o])]
+}
+
+// A busybox shell script writing `${prefix}1` to `${prefix}${count}`, one per line.
+export function countingScript (count: number, prefix: string): string {
+  return `i=0; while [ $i -lt ${count} ]; do i=$((i+1)); echo ${prefix}$i; done`
+}
+
+// Runs a test container (no network, `args` for docker run) until `script` exits; returns its
+// name, for docker logs and inspect.
+export async function runToEnd (args: readonly string[], script: string, name = uniqueName('c'), timeoutMs?: number): Promise<string> {
+  await dockerOk(['run', '--name', name, '--network', 'none', ...args, TEST_IMAGE, 'sh', '-c', script], timeoutMs)
+  return name
 }

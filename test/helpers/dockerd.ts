@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { exec } from './exec.js'
+import { exec, stopChild } from './process.js'
 
 export const TEST_IMAGE = 'logrelay-test/busybox'
 const BUSYBOX_APPLETS = ['sh', 'echo', 'seq', 'cat', 'sleep', 'yes', 'head', 'printf', 'tr', 'dd', 'true', 'wc']
@@ -69,12 +69,7 @@ export async function startDockerd (): Promise<Dockerd> {
       const containers = await exec('docker', ['ps', '-aq'], { env })
       const ids = containers.stdout.toString().split('\n').filter((s) => s !== '')
       if (ids.length > 0) await exec('docker', ['rm', '-f', ...ids], { env, timeoutMs: 60_000 })
-      child.kill('SIGTERM')
-      const exited = await Promise.race([
-        new Promise((resolve) => child.once('exit', resolve)).then(() => true),
-        sleep(20_000).then(() => false),
-      ])
-      if (!exited) child.kill('SIGKILL')
+      await stopChild(child, 20_000)
       fs.closeSync(logFile)
       fs.rmSync(root, { recursive: true, force: true })
     },

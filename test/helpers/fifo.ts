@@ -2,7 +2,10 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { encodeDaemonEntry, frame, timeHalves, type LogEntry } from '../../src/log-entry.js'
+import { fileURLToPath } from 'node:url'
+import protobuf from 'protobufjs'
+import { timeHalves } from '../../src/record.js'
+import type { LogEntry } from '../../src/streams/log-entry.js'
 
 // A FIFO written the way dockerd writes it: created with mkfifo and opened O_RDWR by the writer
 // before the plugin opens it (protocol.md, Q2), so the reader sees data, then EOF on close.
@@ -53,4 +56,27 @@ export function daemonFrame (line: string | Buffer, fields: Partial<LogEntry> = 
     partialOrdinal: 0,
     ...fields,
   }))
+}
+
+const LogEntryType = protobuf.loadSync(fileURLToPath(new URL('../../../proto/entry.proto', import.meta.url))).lookupType('logdriver.LogEntry')
+
+// A full entry as the daemon encodes it (protobuf, through the schema).
+export function encodeDaemonEntry (entry: LogEntry): Uint8Array {
+  return LogEntryType.encode({
+    source: entry.source,
+    timeNano: { low: entry.time.lo | 0, high: entry.time.hi | 0 },
+    line: entry.line,
+    partial: entry.partial,
+    partialLogMetadata: entry.partial
+      ? { last: entry.partialLast, id: entry.partialId, ordinal: entry.partialOrdinal }
+      : null,
+  }).finish()
+}
+
+// The daemon's framing: a 4-byte big-endian length, then the entry.
+export function frame (payload: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(4 + payload.byteLength)
+  out.writeUInt32BE(payload.byteLength, 0)
+  out.set(payload, 4)
+  return out
 }

@@ -99,13 +99,3 @@ export class TestHttpServer {
     await sleep(0)
   }
 }
-
-// Polls until `done` holds; tests assert on what happened, so the deadline is only a guard
-// against hanging forever and is generous.
-export async function waitUntil (what: string, done: () => boolean, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}`)
-    await sleep(100)
-  }
-}

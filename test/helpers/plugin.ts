@@ -6,6 +6,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { uniqueName } from './docker.js'
+import { stopChild } from './process.js'
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url))
 
@@ -61,12 +62,10 @@ export class PluginProcess {
     }
   }
 
+  // The plugin finishes within the daemon's 10 s after SIGTERM; past that it gets the SIGKILL
+  // the daemon would send.
   async stop (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const child = this.#child
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill(signal)
-    await exited
+    if (this.#child !== undefined) await stopChild(this.#child, 10_000, signal)
   }
 
   async restart (): Promise<void> {

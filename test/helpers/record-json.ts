@@ -1,8 +1,7 @@
-import type { LogRecord } from '../../src/container-info.js'
-import { timeNanoOf } from '../../src/log-entry.js'
+import { timeNanoOf, type LogRecord } from '../../src/record.js'
 
 // The shared record JSON as its definition says, built the slow and obvious way: an object in
-// field order through JSON.stringify. The byte encoder in src/json-record.ts must match it for
+// field order through JSON.stringify. The byte encoder in sinks/record-json.ts must match it for
 // every line, escapes, multi-byte characters and invalid UTF-8 included.
 export function referenceRecordJson (record: LogRecord): string {
   const t = timeNanoOf(record.time)

@@ -5,6 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { which } from './dockerd.js'
+import { stopChild } from './process.js'
 
 export interface Registry {
   // host:port, the prefix of the plugin references pushed to it.
@@ -64,13 +65,7 @@ export async function startRegistry (): Promise<Registry> {
       return {
         address,
         stop: async () => {
-          if (child.exitCode === null && child.signalCode === null) {
-            const exited = new Promise((resolve) => child.once('exit', resolve))
-            child.kill('SIGTERM')
-            const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-            await exited
-            clearTimeout(timer)
-          }
+          await stopChild(child, 10_000)
           fs.rmSync(root, { recursive: true, force: true })
         },
       }

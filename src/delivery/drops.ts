@@ -1,0 +1,57 @@
+import type { Logger } from 'pino'
+
+const DROP_LOG_INTERVAL_MS = 10_000
+// Reasons may carry a backend's error text; past this many distinct ones the rest are counted
+// together, so a backend answering with ever-different bodies cannot grow the map for ever.
+const MAX_DROP_REASONS = 256
+const OTHER_REASONS = '(other reasons)'
+
+interface DropEntry {
+  readonly sink: string
+  readonly reason: string
+  total: number
+  unlogged: number
+  loggedAt: number
+}
+
+export interface DropTotal {
+  readonly sink: string
+  readonly reason: string
+  readonly total: number
+}
+
+// Drops are counted by sink and reason, and logged at most once per interval per reason so an
+// unhealthy backend cannot flood the daemon's log.
+export class DropCounter {
+  readonly #counts = new Map<string, DropEntry>()
+  readonly #log: Logger
+
+  constructor (log: Logger) {
+    this.#log = log
+  }
+
+  add (sink: string, reason: string, count: number, context: Record<string, unknown>): void {
+    let key = `${sink}\u0000${reason}`
+    let entry = this.#counts.get(key)
+    if (entry === undefined) {
+      if (this.#counts.size >= MAX_DROP_REASONS) {
+        key = `${sink}\u0000${OTHER_REASONS}`
+        reason = OTHER_REASONS
+      }
+      entry = this.#counts.get(key) ?? { sink, reason, total: 0, unlogged: 0, loggedAt: 0 }
+      this.#counts.set(key, entry)
+    }
+    entry.total += count
+    entry.unlogged += count
+    const now = Date.now()
+    if (now - entry.loggedAt >= DROP_LOG_INTERVAL_MS) {
+      this.#log.error({ ...context, sink, reason: entry.reason, dropped: entry.unlogged, droppedTotal: entry.total }, 'records dropped')
+      entry.unlogged = 0
+      entry.loggedAt = now
+    }
+  }
+
+  totals (): DropTotal[] {
+    return [...this.#counts.values()].map(({ sink, reason, total }) => ({ sink, reason, total }))
+  }
+}

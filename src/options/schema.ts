@@ -1,0 +1,112 @@
+import { PluginError } from '../errors.js'
+import type { OptionKind } from './kinds.js'
+
+// Two string maps configure logrelay: the plugin's env (config.json, `docker plugin set`) gives
+// defaults, and a container's log-opts override them. Every log-opt has an env twin named
+// LOGRELAY_<NAME> (kebab → upper snake), so an operator can set any default host-wide. Each
+// part declares its options as a schema (key → spec) and reads them back typed with
+// Options#read: defaults are applied here, once, and never repeated by the reader.
+
+export interface OptionSpec<T> {
+  readonly name: string
+  readonly kind: OptionKind<T>
+  readonly default?: string
+  readonly description: string
+  // The value may carry a credential (a header list): error messages name the option but never
+  // repeat the value, since `docker run` shows them and the daemon logs them.
+  readonly sensitive?: boolean
+}
+
+export type AnySpec = OptionSpec<unknown>
+export type OptionSchema = Readonly<Record<string, AnySpec>>
+
+type ValueOf<S> = S extends OptionSpec<infer T> ? T : never
+
+// A spec with a default always has a value; one without may be unset.
+export type OptionValues<S extends OptionSchema> = {
+  readonly [K in keyof S]: S[K] extends { readonly default: string } ? ValueOf<S[K]> : ValueOf<S[K]> | undefined
+}
+
+export function specsOf (schema: OptionSchema): AnySpec[] {
+  return Object.values(schema)
+}
+
+export function envName (option: string): string {
+  return `LOGRELAY_${option.toUpperCase().replace(/-/g, '_')}`
+}
+
+// The daemon consumes these itself and passes them through in Info.Config; `cache-*` is merged
+// in from daemon.json even when the user never set it (protocol.md, traps 24 and 26).
+const DAEMON_OWNED = new Set(['mode', 'max-buffer-size'])
+function daemonOwned (name: string): boolean {
+  return DAEMON_OWNED.has(name) || name.startsWith('cache-')
+}
+
+export type ValueSource = 'log-opt' | 'plugin setting'
+
+// `shown` is the name the user set: the log-opt, or the plugin env variable.
+export function parseValue (spec: AnySpec, raw: string, source: ValueSource, shown: string): unknown {
+  try {
+    return spec.kind.parse(raw)
+  } catch (err) {
+    const given = spec.sensitive === true ? ' (value not shown)' : `="${spec.kind.show?.(raw) ?? raw}"`
+    throw new PluginError(source === 'log-opt' ? 'LOGRELAY_ERR_OPT_INVALID' : 'LOGRELAY_ERR_ENV_INVALID',
+      `invalid ${source} ${shown}${given} (${(err as Error).message}): expected ${spec.kind.accepts}`)
+  }
+}
+
+// The parsed values of one container's options (or of the plugin's settings), after defaults.
+export class Options {
+  readonly #values: ReadonlyMap<string, unknown>
+
+  constructor (values: ReadonlyMap<string, unknown>) {
+    this.#values = values
+  }
+
+  read<S extends OptionSchema> (schema: S): OptionValues<S> {
+    const out: Record<string, unknown> = {}
+    for (const [key, spec] of Object.entries(schema)) {
+      if (!this.#values.has(spec.name)) throw new Error(`option ${spec.name} was not parsed`)
+      out[key] = this.#values.get(spec.name)
+    }
+    // Each value was parsed by its spec's own kind, and every spec with a default has a value.
+    return out as OptionValues<S>
+  }
+}
+
+// Env defaults are checked once at start, so a bad `docker plugin set` is reported with its
+// setting's name (main.ts) rather than as some container's log-opt.
+export function readOptionDefaults (specs: readonly AnySpec[], env: NodeJS.ProcessEnv): ReadonlyMap<string, string> {
+  const defaults = new Map<string, string>()
+  for (const spec of specs) {
+    const raw = env[envName(spec.name)]
+    // config.json lists every setting, most with an empty value meaning "not set".
+    if (raw !== undefined && raw !== '') {
+      parseValue(spec, raw, 'plugin setting', envName(spec.name))
+      defaults.set(spec.name, raw)
+    } else if (spec.default !== undefined) {
+      defaults.set(spec.name, spec.default)
+    }
+  }
+  return defaults
+}
+
+export function parseOptions (specs: readonly AnySpec[], config: Readonly<Record<string, string>> | null,
+  defaults: ReadonlyMap<string, string>): Options {
+  const byName = new Map(specs.map((s) => [s.name, s]))
+  const given = config ?? {}
+  const unknown = Object.keys(given).filter((k) => !byName.has(k) && !daemonOwned(k)).sort()
+  if (unknown.length > 0) {
+    const accepted = specs.map((s) => s.name).join(', ')
+    throw new PluginError('LOGRELAY_ERR_OPT_UNKNOWN',
+      `unknown log-opt ${unknown.map((k) => `"${k}"`).join(', ')}: logrelay accepts ${accepted} (and the daemon's own mode, max-buffer-size, cache-*)`)
+  }
+  const values = new Map<string, unknown>()
+  for (const spec of specs) {
+    const raw = given[spec.name]
+    const fallback = defaults.get(spec.name)
+    if (raw !== undefined) values.set(spec.name, parseValue(spec, raw, 'log-opt', spec.name))
+    else values.set(spec.name, fallback === undefined ? undefined : spec.kind.parse(fallback))
+  }
+  return new Options(values)
+}

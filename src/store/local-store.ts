@@ -1,0 +1,84 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Logger } from 'pino'
+import { ContainerLog } from './container-log.js'
+
+// Container IDs are 64 hex digits; anything else must not become a path.
+export function isSafeContainerId (id: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(id)
+}
+
+export interface StoreLimits {
+  readonly totalMaxSize: number
+  readonly retentionMs: number
+}
+
+export class LocalStore {
+  readonly dir: string
+  readonly #limits: StoreLimits
+  readonly #log: Logger
+  readonly #open = new Map<string, ContainerLog>()
+  readonly #defaultMaxSize: number
+
+  constructor (stateDir: string, limits: StoreLimits, defaultMaxSize: number, log: Logger) {
+    this.dir = path.join(stateDir, 'containers')
+    this.#limits = limits
+    this.#log = log
+    this.#defaultMaxSize = defaultMaxSize
+    fs.mkdirSync(this.dir, { recursive: true })
+  }
+
+  container (id: string): ContainerLog {
+    let log = this.#open.get(id)
+    if (log === undefined) {
+      log = new ContainerLog(id, path.join(this.dir, id), this.#defaultMaxSize, this.#log)
+      this.#open.set(id, log)
+    }
+    return log
+  }
+
+  // The daemon never says when a container is removed (protocol.md, item 26), so stopped
+  // containers are dropped by age, then by size, least recently written first.
+  sweep (now = Date.now()): void {
+    const stopped: { id: string, size: number, written: number }[] = []
+    let total = 0
+    for (const id of fs.readdirSync(this.dir)) {
+      const open = this.#open.get(id)
+      const usage = this.#usage(id)
+      total += usage.size
+      if (open?.active !== true) stopped.push({ id, ...usage })
+    }
+    stopped.sort((a, b) => a.written - b.written)
+    for (const c of stopped) {
+      const expired = now - c.written > this.#limits.retentionMs
+      if (!expired && total <= this.#limits.totalMaxSize) break
+      this.#remove(c.id, expired ? 'retention' : 'total size')
+      total -= c.size
+    }
+  }
+
+  #usage (id: string): { size: number, written: number } {
+    let size = 0
+    let written = 0
+    const dir = path.join(this.dir, id)
+    for (const name of fs.readdirSync(dir)) {
+      const stat = fs.statSync(path.join(dir, name), { throwIfNoEntry: false })
+      if (stat === undefined) continue
+      size += stat.size
+      written = Math.max(written, stat.mtimeMs)
+    }
+    return { size, written: written === 0 ? fs.statSync(dir).mtimeMs : written }
+  }
+
+  #remove (id: string, reason: string): void {
+    this.#open.get(id)?.close()
+    this.#open.delete(id)
+    fs.rmSync(path.join(this.dir, id), { recursive: true, force: true })
+    this.#log.info({ container: id, reason }, 'removed a stopped container from the local store')
+  }
+
+  close (): void {
+    for (const log of this.#open.values()) log.close()
+    this.#open.clear()
+  }
+}

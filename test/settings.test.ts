@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict'
+import os from 'node:os'
+import { after, test } from 'node:test'
+import { bool, duration, filePath, integer, oneOf, regex, size, type OptionKind } from '../src/options/kinds.js'
+import { parseOptions, readOptionDefaults } from '../src/options/schema.js'
+import { coreLogOptions, logOptionSpecs, readPluginSettings } from '../src/settings.js'
+import { docker, TEST_IMAGE } from './helpers/docker.js'
+import { PluginProcess } from './helpers/plugin.js'
+
+// A plugin setting that does not parse (a typo in `docker plugin set`) must not leave the daemon
+// with nothing but "no such file" for the missing socket: the plugin listens anyway, and every
+// `docker run` fails with the setting's name and what it accepts.
+
+const plugins: PluginProcess[] = []
+after(async () => await Promise.all(plugins.map(async (p) => await p.cleanup())))
+
+async function runError (env: NodeJS.ProcessEnv): Promise<{ stderr: string, output: string }> {
+  const plugin = new PluginProcess(env)
+  plugins.push(plugin)
+  await plugin.start()
+  const run = await docker(['run', '--rm', '--network', 'none', '--log-driver', plugin.name, TEST_IMAGE, 'true'])
+  assert.notEqual(run.code, 0, 'docker run succeeded with a misconfigured plugin')
+  return { stderr: run.stderr, output: plugin.output }
+}
+
+test('an invalid log-opt default fails docker run with the plugin setting\'s name and what it accepts', async () => {
+  const { stderr, output } = await runError({ LOGRELAY_STORE_MAX_BYTES: '64q' })
+  assert.match(stderr, /invalid plugin setting LOGRELAY_STORE_MAX_BYTES="64q" \(not a size\): expected a size/)
+  assert.match(output, /cannot log any container until this is fixed/)
+})
+
+test('an invalid plugin-only setting does too, named as it was set', async () => {
+  assert.match((await runError({ LOGRELAY_STORE_TOTAL_MAX_BYTES: 'lots' })).stderr, /invalid plugin setting LOGRELAY_STORE_TOTAL_MAX_BYTES="lots"/)
+  assert.match((await runError({ LOG_LEVEL: 'loud' })).stderr, /invalid plugin setting LOG_LEVEL="loud" .*expected one of fatal, error, warn, info/)
+})
+
+// The schemas and their parsing, without a daemon: every option a container or an operator can
+// set is read through these.
+
+test('log-opts are parsed by their kinds, defaults applied once, and read back typed', () => {
+  const options = parseOptions(logOptionSpecs, { 'store-max-bytes': '2m', labels: 'a, b,,c' }, readOptionDefaults(logOptionSpecs, {}))
+  const core = options.read(coreLogOptions)
+  assert.equal(core.storeMaxBytes, 2 * 1024 * 1024)
+  assert.deepEqual(core.labels, ['a', 'b', 'c'])
+  assert.equal(core.queueMaxRecords, 10_000)
+  assert.equal(core.tag, undefined)
+})
+
+test('a plugin env default is used when the log-opt is not given, and a log-opt wins over it', () => {
+  const defaults = readOptionDefaults(logOptionSpecs, { LOGRELAY_STORE_MAX_BYTES: '1m', LOGRELAY_PARTIAL_MAX_BYTES: '' })
+  assert.equal(parseOptions(logOptionSpecs, {}, defaults).read(coreLogOptions).storeMaxBytes, 1024 * 1024)
+  assert.equal(parseOptions(logOptionSpecs, { 'store-max-bytes': '3m' }, defaults).read(coreLogOptions).storeMaxBytes, 3 * 1024 * 1024)
+  // config.json lists every setting with an empty value for "not set".
+  assert.equal(parseOptions(logOptionSpecs, {}, defaults).read(coreLogOptions).partialMaxBytes, 1024 * 1024)
+})
+
+test('unknown log-opts are refused by name, except those the daemon itself owns', () => {
+  const defaults = readOptionDefaults(logOptionSpecs, {})
+  assert.throws(() => parseOptions(logOptionSpecs, { 'no-such': '1', zzz: '2' }, defaults), /unknown log-opt "no-such", "zzz": logrelay accepts sink, store-max-bytes/)
+  assert.doesNotThrow(() => parseOptions(logOptionSpecs, { mode: 'non-blocking', 'max-buffer-size': '4m', 'cache-disabled': 'true' }, defaults))
+})
+
+test('a sensitive value is never repeated in its error', () => {
+  assert.throws(() => parseOptions(logOptionSpecs, { sink: 'http', 'http-headers': 'Authorization hunter2' }, readOptionDefaults(logOptionSpecs, {})),
+    (err: Error) => err.message.includes('(value not shown)') && !err.message.includes('hunter2'))
+})
+
+test('kinds refuse what they cannot take: sizes past any disk, durations, numbers out of range, unknown choices', () => {
+  const check = (kind: OptionKind<unknown>, raw: string, problem: RegExp): void => assert.throws(() => kind.parse(raw), problem, raw)
+  check(size(1024), `1${'0'.repeat(400)}`, /too large/)
+  check(size(1024), '1k', /^Error: too small$/)
+  check(size(1024), '12 parsecs', /not a size/)
+  check(duration(60_000), '30s', /too short/)
+  check(duration(0), `1${'0'.repeat(400)}d`, /too long/)
+  check(integer(1, 64), '65', /out of range/)
+  check(integer(1, 64), '1.5', /not a whole number/)
+  check(oneOf(['a', 'b']), 'c', /not an accepted value/)
+  check(bool, 'yes', /not a boolean/)
+  check(regex, '(', /not a valid regular expression/)
+  check(filePath, 'relative/path', /not an absolute path/)
+  assert.equal(size(1).parse('1.5k'), 1536)
+  assert.equal(duration(0).parse('7d'), 7 * 86_400_000)
+})
+
+test('plugin settings: defaults, the machine\'s host name, and errors named by their variable', () => {
+  const settings = readPluginSettings({})
+  assert.equal(settings.socket, '/run/docker/plugins/logrelay.sock')
+  assert.equal(settings.storeTotalMaxBytes, 2 * 1024 ** 3)
+  assert.equal(settings.hostName, os.hostname())
+  assert.equal(readPluginSettings({ LOGRELAY_HOST_NAME: 'edge-7' }).hostName, 'edge-7')
+  assert.throws(() => readPluginSettings({ LOGRELAY_STORE_RETENTION: 'forever' }), /invalid plugin setting LOGRELAY_STORE_RETENTION="forever" \(not a duration\)/)
+})
