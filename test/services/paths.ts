@@ -50,7 +50,10 @@ export function servicePaths(env: NodeJS.ProcessEnv = process.env): ServicePaths
   const pom = join(sourceDir, 'pom.xml');
   const pomText = readFileSync(pom, 'utf8');
   const esVersion = pomProperty(pomText, 'elasticsearch.version');
-  const cacheDir = env['LOGRELAY_SERVICES_DIR'] ?? join(root, '.cache', 'services');
+  // Elasticsearch refuses to run as root, so as root it runs as `nobody`, which must be able to
+  // read its files: the clone may sit under a private directory, so root keeps the cache where
+  // any user can read it (and where the next run on this machine finds the downloads).
+  const cacheDir = env['LOGRELAY_SERVICES_DIR'] ?? (process.getuid?.() === 0 ? '/var/tmp/logrelay-services' : join(root, '.cache', 'services'));
   const artifactsDir = join(cacheDir, 'artifacts');
   return {
     sourceDir,
