@@ -4,13 +4,19 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { drainPlugin, linesScript, median } from './core.js'
+import { buildReference } from './reference-build.js'
 import { docker, dockerOk, uniqueName, TEST_IMAGE } from '../test/helpers/docker.js'
 import { PluginProcess } from '../test/helpers/plugin.js'
 
 // The HTTP sink's benchmark (issue 6): lines/s of the whole path container → dockerd → FIFO →
 // logrelay → HTTP → a server that only counts records, next to the drain-only plugin and to
 // logrelay with no sink (the core's share of the gap). The clock runs from `docker run` until
-// the container has exited and, for the sink, the last record has been counted.
+// the container has exited and, for the sink, the last record has been counted. The same run
+// also measures the plugin as it was before sinks read from the store (in-memory queues, built
+// from MEMORY_PATH_REV): the price of durable delivery (issue 12).
+
+// The last commit whose sinks were fed from memory queues only.
+const MEMORY_PATH_REV = process.env['BENCH_MEMORY_PATH_REV'] ?? 'fe1127794191226fa36d943aa1f54b7b9acf2378'
 
 // What linesScript writes per line, newline included.
 const LINE_BYTES = 100
@@ -30,6 +36,7 @@ export interface HttpSinkBench {
   readonly drain: Rate
   readonly storeOnly: Rate
   readonly http: Rate
+  readonly httpMemoryPath: Rate
   readonly httpLargeBatches: Rate
   readonly requests: number
 }
@@ -92,17 +99,21 @@ async function measure (plugin: PluginProcess, lines: number, opts: readonly str
 export async function benchHttpSink (rounds: number, lines: number): Promise<HttpSinkBench> {
   const drain = drainPlugin()
   const logrelay = new PluginProcess({ LOG_LEVEL: 'warn' })
+  const reference = buildReference(MEMORY_PATH_REV)
+  const memoryPath = new PluginProcess({ LOG_LEVEL: 'warn' }, reference.entry)
   const server = await countingServer()
   await drain.start()
   await logrelay.start()
+  await memoryPath.start()
   try {
-    const rates = { drain: [] as Rate[], storeOnly: [] as Rate[], http: [] as Rate[], httpLargeBatches: [] as Rate[] }
+    const rates = { drain: [] as Rate[], storeOnly: [] as Rate[], http: [] as Rate[], httpMemoryPath: [] as Rate[], httpLargeBatches: [] as Rate[] }
     const storeOpts = ['store-max-bytes=1g']
     const httpOpts = [...storeOpts, 'sink=http', `http-url=${server.url}`]
     for (let r = 0; r < rounds; r++) {
       rates.drain.push(await measure(drain, lines, []))
       rates.storeOnly.push(await measure(logrelay, lines, storeOpts))
       rates.http.push(await measure(logrelay, lines, httpOpts, server.records))
+      rates.httpMemoryPath.push(await measure(memoryPath, lines, httpOpts, server.records))
       rates.httpLargeBatches.push(await measure(logrelay, lines, [...httpOpts, ...LARGE_BATCHES], server.records))
     }
     const mid = (values: readonly Rate[]): Rate => ({
@@ -110,7 +121,7 @@ export async function benchHttpSink (rounds: number, lines: number): Promise<Htt
       cpuMicrosPerLine: median(values.map((v) => v.cpuMicrosPerLine)),
     })
     const result = {
-      lines, drain: mid(rates.drain), storeOnly: mid(rates.storeOnly), http: mid(rates.http), httpLargeBatches: mid(rates.httpLargeBatches), requests: server.requests(),
+      lines, drain: mid(rates.drain), storeOnly: mid(rates.storeOnly), http: mid(rates.http), httpMemoryPath: mid(rates.httpMemoryPath), httpLargeBatches: mid(rates.httpLargeBatches), requests: server.requests(),
     }
     const show = (label: string, rate: Rate, runs: readonly Rate[]): void => {
       console.log(`${label.padEnd(22)} ${Math.round(rate.linesPerSec).toLocaleString().padStart(9)} lines/s  ${rate.cpuMicrosPerLine.toFixed(1).padStart(5)} µs CPU/line` +
@@ -120,12 +131,17 @@ export async function benchHttpSink (rounds: number, lines: number): Promise<Htt
     show('drain-only plugin:', result.drain, rates.drain)
     show('logrelay, no sink:', result.storeOnly, rates.storeOnly)
     show('logrelay, sink=http:', result.http, rates.http)
+    show(`  memory path (${reference.rev}):`, result.httpMemoryPath, rates.httpMemoryPath)
     show('  5,000-record batches:', result.httpLargeBatches, rates.httpLargeBatches)
     console.log(`ratio http/drain line rate: ${(result.http.linesPerSec / result.drain.linesPerSec).toFixed(3)} (target >= 0.8); ` +
       `with 5,000-record batches: ${(result.httpLargeBatches.linesPerSec / result.drain.linesPerSec).toFixed(3)}; ` +
       `http/no sink: ${(result.http.linesPerSec / result.storeOnly.linesPerSec).toFixed(3)}; ${result.requests} requests`)
+    console.log(`plugin CPU per line, disk delivery / memory path: ${(result.http.cpuMicrosPerLine / result.httpMemoryPath.cpuMicrosPerLine).toFixed(3)} (target <= 1.15); ` +
+      `store only / drain: ${(result.storeOnly.cpuMicrosPerLine / result.drain.cpuMicrosPerLine).toFixed(3)}`)
     return result
   } finally {
+    await memoryPath.cleanup()
+    reference.remove()
     await logrelay.cleanup()
     await drain.cleanup()
     await server.close()

@@ -35,7 +35,7 @@ async function main (): Promise<void> {
   process.env['DOCKER_HOST'] = dockerd.host
   try {
     if (run.has('core')) await benchCore(rounds, lines)
-    if (run.has('http')) await benchHttpSink(rounds, Math.ceil(lines / 2))
+    if (run.has('http')) await benchHttpSink(rounds, lines)
     // Each backend runs only during its own benchmark: an idle Elasticsearch still takes CPU
     // from the two cores everything else shares.
     if (run.has('kafka')) {

@@ -5,15 +5,14 @@ import { errorMessage, PluginError } from '../src/errors.js'
 import { bool, filePath, integer, text } from '../src/options/kinds.js'
 import type { AnySpec, Options, OptionValues } from '../src/options/schema.js'
 import { timeNanoOf, type ContainerMeta, type LogRecord } from '../src/record.js'
-import { sendHalving } from './halving.js'
 import { conflictingOptions, httpUrlList, invalidOption, missingOption, readCaFile, readSecret, retryAfterMs } from './options.js'
 import { RecordBodyWriter } from './record-json.js'
 import { SharedClients } from './shared-clients.js'
 import type { Outcome, Sink, SinkDefinition } from './sink.js'
 import { compileTimeTemplate, renderTemplate, TIME_DIRECTIVES } from './templates.js'
 
-// Elasticsearch through client.bulk: one request per batch, or, after a 413, the batch again in
-// halves (halving.ts). Not the client's bulk helper: it batches and retries on its own (fixed
+// Elasticsearch through client.bulk: one request per batch (a 413 says so to the engine, which
+// sends the batch again in halves). Not the client's bulk helper: it batches and retries on its own (fixed
 // wait, no jitter) and gives up a whole request's documents when the request fails
 // (models.md). Every document is written with op_type create and an _id derived from the line
 // itself, so a retried batch can never index a line twice: Elasticsearch answers 409 for a line
@@ -136,9 +135,9 @@ const clients = new SharedClients<Client>(async (client) => await client.close()
 const FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reason,items.*.error.caused_by.type'
 
 // The _id: 6 bytes of a digest of the container ID (base64url, 8 characters), then time_nano
-// and the sequence with the stream, in base 36. Unique per line by construction (after a plugin
-// restart the sequence starts again, but time_nano has moved on), the same on every retry,
-// and ordered by time within a container, which keeps Lucene's id lookups cheap. Plain number
+// and the sequence with the stream, in base 36. The sequence is the line's place in the local
+// store, so the _id is unique per line and the same on every retry, across a crash and a
+// restart too; and ordered by time within a container, which keeps Lucene's id lookups cheap. Plain number
 // formatting: a Buffer and base64 per line cost three times as much.
 export function idPrefix (containerId: string): string {
   return createHash('sha256').update(containerId).digest().subarray(0, 6).toString('base64url')
@@ -183,17 +182,15 @@ export class ElasticsearchSink implements Sink {
   }
 
   async send (batch: readonly LogRecord[], signal: AbortSignal): Promise<Outcome> {
-    return await sendHalving(batch, async (part) => {
-      const { index, body } = bulkBody(part, this.#idPrefix, this.#index)
-      try {
-        // The client sends a Buffer in operations as the body, as it is.
-        const operations = body as unknown as string[]
-        const response: unknown = await this.#client.bulk<string>({ index, operations, pipeline: this.#pipeline, filter_path: FILTER_PATH }, { signal })
-        return { outcome: classify({ response }, part.length), tooLarge: false }
-      } catch (error) {
-        return { outcome: classify({ error }, part.length), tooLarge: error instanceof errors.ResponseError && error.statusCode === 413 }
-      }
-    })
+    const { index, body } = bulkBody(batch, this.#idPrefix, this.#index)
+    try {
+      // The client sends a Buffer in operations as the body, as it is.
+      const operations = body as unknown as string[]
+      const response: unknown = await this.#client.bulk<string>({ index, operations, pipeline: this.#pipeline, filter_path: FILTER_PATH }, { signal })
+      return classify({ response }, batch.length)
+    } catch (error) {
+      return classify({ error }, batch.length)
+    }
   }
 
   async close (): Promise<void> {
@@ -273,11 +270,10 @@ function classifyRequestError (error: unknown): Outcome {
     const status = error.statusCode ?? 0
     const body: unknown = error.body
     const what = describeError(status, isRecord(body) ? body['error'] : undefined)
-    // 400 and 413 say this request can never be taken; anything else (401/403 for credentials,
-    // 404 behind a misrouting proxy, 429, 5xx) is about the server or its setup, and the batch
-    // waits for it to be fixed. A 413 batch was already sent again in halves (halving.ts): what
-    // is still too large is one document.
-    if (status === 413) return { drop: `this document alone is larger than Elasticsearch accepts (${what}): raise http.max_content_length on the node` }
+    // 400 says this request can never be taken, and 413 that it is too large (the engine sends
+    // it again in halves); anything else (401/403 for credentials, 404 behind a misrouting
+    // proxy, 429, 5xx) is about the server or its setup, and the batch waits for it to be fixed.
+    if (status === 413) return { tooLarge: `Elasticsearch refused the bulk request as too large (${what}): raise http.max_content_length on the node` }
     if (status === 400) return { drop: `Elasticsearch refused the bulk request (${what})` }
     return { retry: `Elasticsearch answered the bulk request with ${what}`, afterMs: retryable(status) ? retryAfterOf(error.headers) : undefined }
   }

@@ -6,7 +6,6 @@ import { errorMessage } from '../src/errors.js'
 import { bool, filePath, integer, oneOf, type OptionKind } from '../src/options/kinds.js'
 import type { AnySpec, Options, OptionValues } from '../src/options/schema.js'
 import type { ContainerMeta, LogRecord } from '../src/record.js'
-import { sendHalving } from './halving.js'
 import { httpUrl, invalidOption, invalidOptionFile, missingOption, readCaFile, readOptionFile, retryAfterMs } from './options.js'
 import { RecordBodyWriter } from './record-json.js'
 import { SharedClients } from './shared-clients.js'
@@ -14,7 +13,7 @@ import type { Outcome, Sink, SinkDefinition } from './sink.js'
 
 // `--log-opt sink=http`: batches of records sent to any endpoint over a keep-alive undici Pool,
 // one per distinct target and shared by every container that uses it. One send() is one
-// request, or, after a 413, the batch again in halves (halving.ts). There is no retry
+// request; a 413 says so to the engine, which sends the batch again in halves. There is no retry
 // interceptor: the engine owns retries (a second retry layer would multiply delays and
 // duplicates).
 
@@ -228,10 +227,7 @@ class HttpSink implements Sink {
   }
 
   async send (batch: readonly LogRecord[], signal: AbortSignal): Promise<Outcome> {
-    return await sendHalving(batch, async (part) => {
-      const attempt = await this.#attempt(part, signal)
-      return { outcome: classify(attempt, this.#target), tooLarge: attempt.status === 413 }
-    })
+    return classify(await this.#attempt(batch, signal), this.#target)
   }
 
   async #attempt (batch: readonly LogRecord[], signal: AbortSignal): Promise<Attempt> {
@@ -347,7 +343,7 @@ function classify (attempt: Attempt, target: HttpTarget): Outcome {
     const afterMs = retryAfterMs(attempt.retryAfter, Date.now())
     return afterMs === undefined ? { retry: reason } : { retry: `${reason} (Retry-After: ${afterMs} ms)`, afterMs }
   }
-  if (status === 413) return { drop: `${reason} (this one line is larger than the endpoint accepts)` }
+  if (status === 413) return { tooLarge: reason }
   if (status >= 300 && status < 400) return { drop: `HTTP ${status} (redirects are not followed: set http-url to the final address)` }
   return { drop: reason }
 }

@@ -49,7 +49,7 @@ export const kafkaOptions = {
   saslPasswordFile: { name: 'kafka-sasl-password-file', kind: filePath, description: 'A file holding the SASL password (surrounding whitespace ignored); read when the container starts.' },
   connectTimeoutMs: { name: 'kafka-connect-timeout-ms', kind: integer(100, 300_000), default: '10000', description: 'How long a connection to a broker (TLS and SASL included) may take.' },
   requestTimeoutMs: { name: 'kafka-request-timeout-ms', kind: integer(1000, 600_000), default: '30000', description: 'How long a request may wait for the broker\'s answer; also the broker\'s own wait for acks.' },
-  messageMaxBytes: { name: 'kafka-message-max-bytes', kind: size(1024), default: '1000000', description: 'The most bytes of records in one request, under the broker\'s message.max.bytes; a batch larger than this is sent in several requests, in order.' },
+  messageMaxBytes: { name: 'kafka-message-max-bytes', kind: size(1024), default: '1000000', description: 'The most bytes of records in one request, under the broker\'s message.max.bytes; a batch that encodes larger is sent again in halves, in order.' },
 } satisfies Record<string, AnySpec>
 
 type KafkaOptions = OptionValues<typeof kafkaOptions>
@@ -186,7 +186,7 @@ async function unlessAborted (work: Promise<void>, signal: AbortSignal): Promise
 
 interface Encoded {
   readonly messages: Message[]
-  readonly sizes: number[]
+  readonly bytes: number
 }
 
 // Bytes a record adds to a produce request besides its key and value (varints, attributes,
@@ -215,8 +215,7 @@ class KafkaSink implements Sink {
   readonly #acks: number
   readonly #compression: CompressionTypes
   readonly #timeoutMs: number
-  // Lowered when the broker answers MESSAGE_TOO_LARGE: its limit (or the topic's) is lower.
-  #maxRequestBytes: number
+  readonly #maxRequestBytes: number
 
   constructor (producer: { client: LazyProducer, release: () => Promise<void> }, o: KafkaOptions, topic: string, key: string) {
     this.#producer = producer.client
@@ -232,81 +231,42 @@ class KafkaSink implements Sink {
 
   #encode (batch: readonly LogRecord[]): Encoded {
     const messages: Message[] = []
-    const sizes: number[] = []
+    let bytes = 0
     const keyBytes = this.#key?.length ?? 0
     const values = this.#raw ? batch.map((r) => r.line) : recordValues(batch)
     batch.forEach((record, i) => {
       const value = values[i] as Buffer
       messages.push({ key: this.#key, value, timestamp: String(timeNanoOf(record.time) / 1_000_000n) })
-      sizes.push(value.length + keyBytes + RECORD_OVERHEAD)
+      bytes += value.length + keyBytes + RECORD_OVERHEAD
     })
-    return { messages, sizes }
+    return { messages, bytes }
   }
 
-  // A batch is cut by the runner on line bytes; the request limit is on encoded bytes, which
-  // only the sink knows, so a batch that encodes larger goes out as several requests in order.
-  #requestEnd (sizes: readonly number[], start: number): number {
-    let end = start
-    let bytes = 0
-    while (end < sizes.length && (end === start || bytes + (sizes[end] ?? 0) <= this.#maxRequestBytes)) {
-      bytes += sizes[end] ?? 0
-      end++
-    }
-    return end
-  }
-
+  // One batch is one produce request. The engine cuts batches on line bytes, and the request
+  // limit is on encoded bytes, which only the sink knows: a batch that encodes larger than
+  // kafka-message-max-bytes goes back to the engine to be halved (as does one the broker
+  // refuses as too large, its own or the topic's limit being lower).
   async send (batch: readonly LogRecord[], signal: AbortSignal): Promise<Outcome> {
-    const { messages, sizes } = this.#encode(batch)
-    let start = 0
-    while (start < messages.length) {
-      const end = this.#requestEnd(sizes, start)
-      const request: ProducerBatch = {
-        acks: this.#acks,
-        timeout: this.#timeoutMs,
-        compression: this.#compression,
-        topicMessages: [{ topic: this.#topic, messages: messages.slice(start, end) }],
-      }
-      let verdict: Verdict
-      try {
-        verdict = await unlessAborted(this.#producer.send(request), signal) === ABORTED ? { retry: 'plugin shutting down' } : { ok: true }
-      } catch (err) {
-        verdict = classify(err)
-      }
-      if ('ok' in verdict) {
-        start = end
-        continue
-      }
-      if ('tooLarge' in verdict) {
-        if (end - start === 1) {
-          verdict = { drop: verdict.tooLarge }
-        } else {
-          this.#maxRequestBytes = Math.max(1, Math.floor(sizes.slice(start, end).reduce((a, b) => a + b, 0) / 2))
-          verdict = { retry: `${verdict.tooLarge}; sending smaller requests` }
-        }
-      }
-      return settled(verdict, start, end, messages.length)
+    const { messages, bytes } = this.#encode(batch)
+    if (bytes > this.#maxRequestBytes && batch.length > 1) {
+      return { tooLarge: `the batch encodes to ${bytes} bytes, over kafka-message-max-bytes (${this.#maxRequestBytes})` }
     }
-    return { ok: true }
+    const request: ProducerBatch = {
+      acks: this.#acks,
+      timeout: this.#timeoutMs,
+      compression: this.#compression,
+      topicMessages: [{ topic: this.#topic, messages }],
+    }
+    try {
+      return await unlessAborted(this.#producer.send(request), signal) === ABORTED ? { retry: 'plugin shutting down' } : { ok: true }
+    } catch (err) {
+      return classify(err)
+    }
   }
 
   async close (): Promise<void> {
     await this.#release()
   }
-}
-
-function range (from: number, to: number): number[] {
-  return Array.from({ length: to - from }, (_, i) => from + i)
-}
-
-// The outcome of a batch whose requests before `start` were delivered and whose request
-// [start, end) failed; the requests after it were not tried.
-function settled (verdict: Outcome, start: number, end: number, total: number): Outcome {
-  if ('retry' in verdict) return start === 0 ? verdict : { partial: { retry: range(start, total), dropped: [] } }
-  if ('drop' in verdict) {
-    if (start === 0 && end === total) return verdict
-    return { partial: { retry: range(end, total), dropped: range(start, end).map((index) => ({ index, reason: verdict.drop })) } }
-  }
-  return verdict
 }
 
 export const kafkaSink: SinkDefinition = {
@@ -330,8 +290,6 @@ export const kafkaSink: SinkDefinition = {
 }
 
 // ---- classify: the only place kafkajs's errors are interpreted ----
-
-type Verdict = Outcome | { readonly tooLarge: string }
 
 interface ErrorLike {
   readonly name: string
@@ -377,7 +335,7 @@ function describe (chain: readonly ErrorLike[]): string {
   return `kafka ${parts.join(', in ')}`
 }
 
-function classify (err: unknown): Verdict {
+function classify (err: unknown): Outcome {
   const chain = causes(err)
   const reason = describe(chain)
   // Any retriable link means a transient cause (connection refused, leader moving, timeouts).

@@ -11,6 +11,9 @@ export type Outcome =
   | { readonly ok: true }
   | { readonly retry: string, readonly afterMs?: number }
   | { readonly drop: string }
+  // The batch is larger than the backend takes (HTTP 413, Kafka's message.max.bytes): the engine
+  // sends it again in halves, in order, and drops only a record too large by itself.
+  | { readonly tooLarge: string }
   | { readonly partial: { readonly retry: readonly number[], readonly dropped: readonly { readonly index: number, readonly reason: string }[] } }
 
 export interface Sink {

@@ -1,4 +1,5 @@
 import os from 'node:os'
+import { BUFFER_FULL_POLICIES } from './delivery/delivery.js'
 import { LOG_LEVELS } from './logger.js'
 import { duration, integer, list, oneOf, regex, size, text } from './options/kinds.js'
 import { Options, parseValue, specsOf, type AnySpec, type OptionSpec } from './options/schema.js'
@@ -10,8 +11,10 @@ import { sinkLogOptions, sinkSelectOption } from '../sinks/registry.js'
 export const coreLogOptions = {
   storeMaxBytes: { name: 'store-max-bytes', kind: size(64 * 1024), default: '128m', description: 'The most the local store keeps for one container; the oldest lines go first.' },
   partialMaxBytes: { name: 'partial-max-bytes', kind: size(16 * 1024), default: '1m', description: 'Lines the daemon split at 16 KiB are joined up to this size before they are stored and shipped; a longer line is kept in pieces of this size.' },
-  queueMaxRecords: { name: 'queue-max-records', kind: integer(1, 10_000_000), default: '10000', description: 'How many lines one sink may hold for one container before the FIFO is paused (the daemon then blocks the container, or drops with mode=non-blocking).' },
-  queueMaxBytes: { name: 'queue-max-bytes', kind: size(64 * 1024), default: '16m', description: 'How many bytes of lines one sink may hold for one container before the FIFO is paused.' },
+  bufferMaxBytes: { name: 'buffer-max-bytes', kind: size(1024 * 1024), default: '1g', description: 'The most undelivered lines one container may keep on disk for its sinks (beyond store-max-bytes); at the bound, buffer-full decides.' },
+  bufferFull: { name: 'buffer-full', kind: oneOf(BUFFER_FULL_POLICIES), default: 'block', description: 'When the undelivered backlog is at its bound: block pauses the FIFO (the daemon then blocks the container, or drops with mode=non-blocking; when the container exits, the daemon gives up what it still holds after 10 s); drop-oldest gives up the oldest undelivered lines, counted and logged.' },
+  queueMaxRecords: { name: 'queue-max-records', kind: integer(1, 10_000_000), default: '10000', description: 'How many lines one sink holds in memory for one container (batches being built and in flight); the rest wait on disk.' },
+  queueMaxBytes: { name: 'queue-max-bytes', kind: size(64 * 1024), default: '16m', description: 'How many bytes of lines one sink holds in memory for one container.' },
   tag: { name: 'tag', kind: text, description: 'A tag added to every record, a template as in docker: {{.ID}}, {{.FullID}}, {{.Name}}, {{.ImageID}}, {{.ImageFullID}}, {{.ImageName}}, {{.DaemonName}}, {{.Command}}.' },
   labels: { name: 'labels', kind: list(), default: '', description: 'Container labels to add to every record (comma-separated keys).' },
   labelsRegex: { name: 'labels-regex', kind: regex, description: 'Container labels whose keys match this regular expression are added to every record.' },
@@ -31,6 +34,7 @@ export const pluginSettings = {
   socket: { name: 'socket', env: 'LOGRELAY_SOCKET', kind: text, default: DEFAULT_SOCKET, description: 'The Unix socket the plugin serves; the daemon finds a legacy plugin named NAME at /run/docker/plugins/NAME.sock.' },
   stateDir: { name: 'state-dir', env: 'LOGRELAY_STATE_DIR', kind: text, default: '/var/lib/logrelay', description: 'Where the local store and the list of open FIFOs live.' },
   storeTotalMaxBytes: { name: 'store-total-max-bytes', env: 'LOGRELAY_STORE_TOTAL_MAX_BYTES', kind: size(1024 * 1024), default: '2g', description: 'The most the local store keeps for all containers; past it, the stopped containers written longest ago are removed first.' },
+  bufferTotalMaxBytes: { name: 'buffer-total-max-bytes', env: 'LOGRELAY_BUFFER_TOTAL_MAX_BYTES', kind: size(16 * 1024 * 1024), default: '8g', description: 'The most undelivered lines all containers together may keep on disk for their sinks; at the bound, each container\'s buffer-full decides.' },
   storeRetentionMs: { name: 'store-retention', env: 'LOGRELAY_STORE_RETENTION', kind: duration(60_000), default: '7d', description: 'Stopped containers not written for this long are removed from the local store (the daemon never says when a container is removed).' },
   logLevel: { name: 'log-level', env: 'LOG_LEVEL', kind: oneOf(LOG_LEVELS), default: 'info', description: "The plugin's own log level." },
   hostName: { name: 'host-name', env: 'LOGRELAY_HOST_NAME', kind: text, description: 'The host.name written in every record; the machine\'s host name by default.' },
@@ -43,6 +47,7 @@ export interface PluginSettings {
   readonly stateDir: string
   readonly storeTotalMaxBytes: number
   readonly storeRetentionMs: number
+  readonly bufferTotalMaxBytes: number
   readonly hostName: string
 }
 
@@ -66,6 +71,7 @@ export function readPluginSettings (env: NodeJS.ProcessEnv): PluginSettings {
     stateDir: settings.stateDir,
     storeTotalMaxBytes: settings.storeTotalMaxBytes,
     storeRetentionMs: settings.storeRetentionMs,
+    bufferTotalMaxBytes: settings.bufferTotalMaxBytes,
     hostName: settings.hostName ?? os.hostname(),
   })
 }

@@ -1,19 +1,56 @@
-import { EventEmitter } from 'node:events'
+import { EventEmitter, once } from 'node:events'
 import type { Logger } from 'pino'
-import type { LogRecord } from '../record.js'
+import type { ContainerMeta, LogRecord } from '../record.js'
+import type { ContainerLog } from '../store/container-log.js'
+import { RecordReader, type StoredLine } from '../store/record-reader.js'
 import type { BatchLimits, Sink } from '../../sinks/sink.js'
 import type { DropCounter } from './drops.js'
+import { Positions } from './positions.js'
 import { BoundedQueue } from './queue.js'
 import { SinkRunner } from './runner.js'
 
-export interface QueueBounds {
-  readonly maxRecords: number
+export const BUFFER_FULL_POLICIES = ['block', 'drop-oldest'] as const
+export type BufferFullPolicy = typeof BUFFER_FULL_POLICIES[number]
+
+export interface DeliveryBounds {
+  // The records one sink holds in memory (its batches being built and in flight).
+  readonly queueMaxRecords: number
+  readonly queueMaxBytes: number
+  // The undelivered backlog the container may keep on disk, and what happens at the bound.
+  readonly bufferMaxBytes: number
+  readonly bufferFull: BufferFullPolicy
+}
+
+// The undelivered backlog of every container together, against the plugin-wide bound.
+export class BacklogBudget {
   readonly maxBytes: number
+  readonly #bytes = new Map<string, number>()
+  #total = 0
+
+  constructor (maxBytes: number) {
+    this.maxBytes = maxBytes
+  }
+
+  get total (): number {
+    return this.#total
+  }
+
+  set (container: string, bytes: number): void {
+    this.#total += bytes - (this.#bytes.get(container) ?? 0)
+    if (bytes === 0) this.#bytes.delete(container)
+    else this.#bytes.set(container, bytes)
+  }
 }
 
 export interface DeliveryEvents {
-  // Every queue has room again after push() said one was full.
-  drain: []
+  // The backlog reached its bound under buffer-full=block: the container's FIFOs wait.
+  full: []
+  room: []
+}
+
+export interface OpenedSink {
+  readonly sink: Sink
+  readonly limits: BatchLimits
 }
 
 // Bytes a record counts for in queues and batch limits: its line plus the metadata every
@@ -26,62 +63,261 @@ interface Output {
   readonly sink: Sink
   readonly queue: BoundedQueue<LogRecord>
   readonly runner: SinkRunner
+  readonly reader: RecordReader
+  // The first sequence not yet delivered or dropped: the position saved for a restart.
+  acked: number
+  // The first sequence not yet in the queue.
+  next: number
+  // Records go to the queue as they are stored; otherwise the reader brings them from disk.
+  live: boolean
+  refilling: boolean
 }
 
-// Everything one container stream ships: per sink a bounded queue and the runner that drains
-// it, and the sink itself, closed once its runner is done. The stream only hands records on and
-// listens for backpressure.
-export class Delivery extends EventEmitter<DeliveryEvents> {
-  readonly #outputs: Output[]
-  readonly done: Promise<void>
-  #ended = false
-  #resolveEnded!: () => void
+const DROP_OLDEST_REASON = 'buffer-full=drop-oldest: the undelivered backlog reached its bound'
+const GONE_REASON = 'removed from the local store before delivery'
 
-  constructor (sinks: readonly { sink: Sink, limits: BatchLimits }[], bounds: QueueBounds, drops: DropCounter, log: Logger) {
+// Everything one container ships, whichever of its streams (overlapping Files: restarts,
+// `docker logs` on a stopped container) wrote it. The store is the hand-off: every record is
+// on disk before it gets here, each sink has a position in the store that moves on only when a
+// batch's outcome is final and is saved, and memory holds only a bounded queue per sink. While a
+// sink keeps up its queue is fed as records are stored; once it falls behind, its reader brings
+// them back from disk at its position. Backpressure reaches the FIFOs only when the backlog on
+// disk reaches its bound under buffer-full=block.
+export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
+  readonly container: ContainerMeta
+  readonly done: Promise<void>
+  readonly #store: ContainerLog
+  readonly #outputs: Output[]
+  readonly #bounds: DeliveryBounds
+  readonly #budget: BacklogBudget
+  readonly #drops: DropCounter
+  readonly #log: Logger
+  readonly #positions: Positions
+  readonly #onAppend = (): void => this.#checkBacklog()
+  #resolveDone!: () => void
+  // Whoever still writes to the container or wants it delivered: its streams, and the driver
+  // while it sets one up. With none left, delivery finishes what is on disk and closes.
+  #holds = 1
+  #blocked = false
+  #finished = false
+
+  constructor (store: ContainerLog, container: ContainerMeta, sinks: readonly OpenedSink[], bounds: DeliveryBounds,
+    budget: BacklogBudget, drops: DropCounter, log: Logger) {
     super()
+    this.setMaxListeners(0)
+    this.container = container
+    this.#store = store
+    this.#bounds = bounds
+    this.#budget = budget
+    this.#drops = drops
+    this.#log = log
+    this.done = new Promise((resolve) => { this.#resolveDone = resolve })
+    this.#positions = new Positions(store.dir)
+    const end = store.lastSequence + 1
     this.#outputs = sinks.map(({ sink, limits }) => {
-      const queue = new BoundedQueue<LogRecord>(bounds.maxRecords, bounds.maxBytes)
-      queue.on('drain', () => {
-        if (!this.full) this.emit('drain')
-      })
-      return { sink, queue, runner: new SinkRunner(sink, queue, limits, log, drops) }
+      // A sink new to this container starts at the end: it does not ship the history.
+      let start = Math.min(this.#positions.get(sink.name) ?? end, end)
+      if (start < store.firstSequence) {
+        this.#dropped(sink, GONE_REASON, store.firstSequence - start)
+        start = store.firstSequence
+      }
+      const queue = new BoundedQueue<LogRecord>(bounds.queueMaxRecords, bounds.queueMaxBytes)
+      const output: Output = {
+        sink,
+        queue,
+        reader: new RecordReader(store),
+        acked: start,
+        next: start,
+        live: start === end,
+        refilling: false,
+        runner: new SinkRunner(sink, queue, limits, log, drops, start, (acked) => this.#acked(output, acked)),
+      }
+      if (this.#positions.get(sink.name) !== start) this.#positions.set(sink.name, start)
+      return output
     })
-    this.done = new Promise<void>((resolve) => { this.#resolveEnded = resolve }).then(async () => {
-      await Promise.all(this.#outputs.map(async (o) => {
-        await o.runner.done
-        await o.sink.close()
-      }))
-    })
+    store.on('append', this.#onAppend)
+    this.#keepUndelivered()
+    for (const output of this.#outputs) if (!output.live) void this.#refill(output)
+    this.#checkBacklog()
   }
 
   get empty (): boolean {
     return this.#outputs.length === 0
   }
 
-  get full (): boolean {
-    return this.#outputs.some((o) => o.queue.full)
+  get blocked (): boolean {
+    return this.#blocked
   }
 
-  // Like a stream's write(): false once some sink's queue is full.
-  push (record: LogRecord): boolean {
-    const bytes = recordBytes(record)
-    let room = true
+  get finished (): boolean {
+    return this.#finished
+  }
+
+  // The records of this container not yet delivered to every sink.
+  get undelivered (): boolean {
+    return this.#outputs.some((o) => o.acked <= this.#store.lastSequence)
+  }
+
+  hold (): void {
+    this.#holds++
+  }
+
+  release (): void {
+    this.#holds--
+    this.#maybeFinish()
+  }
+
+  // A record just stored: straight to every sink that is keeping up.
+  push (record: LogRecord): void {
     for (const output of this.#outputs) {
-      if (!output.queue.push(record, bytes)) room = false
+      if (!output.live) continue
+      if (output.queue.full) {
+        output.live = false
+        void this.#refill(output)
+        continue
+      }
+      output.queue.push(record, recordBytes(record))
+      output.next = record.sequence + 1
     }
-    return room
   }
 
-  // No more records: the runners deliver what is queued, then the sinks are closed.
-  end (): void {
-    if (this.#ended) return
-    this.#ended = true
+  // Plugin shutdown: nothing is given up. In-flight batches are abandoned (they are sent again
+  // after the restart), positions are saved, and the sinks closed.
+  async shutdown (): Promise<void> {
+    if (this.#finished) return
+    for (const output of this.#outputs) {
+      output.runner.abort()
+      output.queue.close()
+    }
+    await this.#close()
+  }
+
+  // Refills a sink's queue from disk until it has caught up with the store; it then goes live,
+  // in the same tick as its last read, so no record stored meanwhile is missed or sent twice.
+  async #refill (output: Output): Promise<void> {
+    if (output.refilling) return
+    output.refilling = true
+    try {
+      while (!output.live && !this.#finished) {
+        if (output.queue.full) {
+          await once(output.queue, 'drain')
+          continue
+        }
+        const from = output.next
+        const { lines, missing } = await output.reader.read(from, Math.min(output.queue.room, 1000), this.#bounds.queueMaxBytes / 4)
+        if (this.#finished) break
+        // drop-oldest may have moved the sink on while the read was under way.
+        if (output.next !== from) continue
+        if (missing > 0) {
+          this.#dropped(output.sink, GONE_REASON, missing)
+          output.runner.skip(output.next, output.next + missing)
+          output.next += missing
+        }
+        for (const line of lines) {
+          const record = this.#record(line)
+          output.queue.push(record, recordBytes(record))
+          output.next = line.sequence + 1
+        }
+        if (output.next > this.#store.lastSequence) output.live = true
+      }
+    } catch (err) {
+      this.#log.error({ code: 'LOGRELAY_ERR_STORE_IO', err, container: this.container.id, sink: output.sink.name }, 'reading the local store back for a sink failed; retrying in 1 s')
+      setTimeout(() => void this.#refill(output), 1000).unref()
+    } finally {
+      output.refilling = false
+    }
+    this.#checkBacklog()
+  }
+
+  #record (line: StoredLine): LogRecord {
+    return { stream: line.stream, time: line.time, line: line.line, complete: line.complete, sequence: line.sequence, container: this.container }
+  }
+
+  #acked (output: Output, acked: number): void {
+    output.acked = acked
+    this.#positions.set(output.sink.name, acked)
+    this.#keepUndelivered()
+    this.#store.trim()
+    this.#checkBacklog()
+    this.#maybeFinish()
+  }
+
+  #keepUndelivered (): void {
+    this.#store.keepFrom(Math.min(...this.#outputs.map((o) => o.acked)))
+  }
+
+  // The backlog is what is on disk and not yet taken into memory by the slowest sink.
+  #backlogBytes (): number {
+    if (this.#outputs.length === 0) return 0
+    return this.#store.bytesFrom(Math.min(...this.#outputs.map((o) => o.next)))
+  }
+
+  #overBound (bytes: number): boolean {
+    return bytes > this.#bounds.bufferMaxBytes || (bytes > 0 && this.#budget.total > this.#budget.maxBytes)
+  }
+
+  #checkBacklog (): void {
+    if (this.#finished) return
+    let bytes = this.#backlogBytes()
+    this.#budget.set(this.container.id, bytes)
+    if (this.#bounds.bufferFull === 'drop-oldest') {
+      while (this.#overBound(bytes) && this.#dropOldest()) {
+        bytes = this.#backlogBytes()
+        this.#budget.set(this.container.id, bytes)
+      }
+      return
+    }
+    const over = this.#overBound(bytes)
+    if (over && !this.#blocked) {
+      this.#blocked = true
+      this.#log.warn({ container: this.container.id, name: this.container.name, backlogBytes: bytes, bufferMaxBytes: this.#bounds.bufferMaxBytes, totalBacklogBytes: this.#budget.total },
+        'pausing the log FIFO: the undelivered backlog reached its bound (buffer-full=block); the daemon now holds the container\'s output')
+      this.emit('full')
+    } else if (!over && this.#blocked) {
+      this.#blocked = false
+      this.#log.info({ container: this.container.id, name: this.container.name, backlogBytes: bytes }, 'reading the log FIFO again: the backlog is under its bound')
+      this.emit('room')
+    }
+  }
+
+  // Gives up the oldest segment's records that no sink has taken into memory yet; false when
+  // only the segment being written is left.
+  #dropOldest (): boolean {
+    const slowest = Math.min(...this.#outputs.map((o) => o.next))
+    const boundary = this.#store.nextSegmentStart(slowest)
+    if (boundary === undefined) return false
+    for (const output of this.#outputs) {
+      if (output.next >= boundary) continue
+      this.#dropped(output.sink, DROP_OLDEST_REASON, boundary - output.next)
+      output.runner.skip(output.next, boundary)
+      output.next = boundary
+    }
+    return true
+  }
+
+  #dropped (sink: Sink, reason: string, count: number): void {
+    this.#drops.add(sink.name, reason, count, { container: this.container.id })
+  }
+
+  // Finished: no stream writes, every record is delivered or dropped, nothing is in flight.
+  #maybeFinish (): void {
+    if (this.#finished || this.#holds > 0 || this.undelivered) return
+    if (this.#outputs.some((o) => o.queue.length > 0 || o.acked !== o.next)) return
     for (const output of this.#outputs) output.queue.close()
-    this.#resolveEnded()
+    void this.#close()
   }
 
-  // The end of the shutdown grace period: undelivered batches are given up (and counted).
-  abort (): void {
-    for (const output of this.#outputs) output.runner.abort()
+  async #close (): Promise<void> {
+    this.#finished = true
+    this.#store.off('append', this.#onAppend)
+    this.#budget.set(this.container.id, 0)
+    if (this.#blocked) this.emit('room')
+    this.#positions.save()
+    await Promise.all(this.#outputs.map(async (o) => {
+      await o.runner.done
+      await o.reader.close()
+      await o.sink.close()
+    }))
+    this.#resolveDone()
   }
 }

@@ -12,6 +12,8 @@ interface DropEntry {
   total: number
   unlogged: number
   loggedAt: number
+  context: Record<string, unknown>
+  timer: NodeJS.Timeout | undefined
 }
 
 export interface DropTotal {
@@ -21,7 +23,8 @@ export interface DropTotal {
 }
 
 // Drops are counted by sink and reason, and logged at most once per interval per reason so an
-// unhealthy backend cannot flood the daemon's log.
+// unhealthy backend cannot flood the daemon's log; what an interval held back is logged at its
+// end, so the logged counts always add up to the total.
 export class DropCounter {
   readonly #counts = new Map<string, DropEntry>()
   readonly #log: Logger
@@ -38,17 +41,34 @@ export class DropCounter {
         key = `${sink}\u0000${OTHER_REASONS}`
         reason = OTHER_REASONS
       }
-      entry = this.#counts.get(key) ?? { sink, reason, total: 0, unlogged: 0, loggedAt: 0 }
+      entry = this.#counts.get(key) ?? { sink, reason, total: 0, unlogged: 0, loggedAt: 0, context, timer: undefined }
       this.#counts.set(key, entry)
     }
     entry.total += count
     entry.unlogged += count
-    const now = Date.now()
-    if (now - entry.loggedAt >= DROP_LOG_INTERVAL_MS) {
-      this.#log.error({ ...context, sink, reason: entry.reason, dropped: entry.unlogged, droppedTotal: entry.total }, 'records dropped')
-      entry.unlogged = 0
-      entry.loggedAt = now
+    entry.context = context
+    const wait = entry.loggedAt + DROP_LOG_INTERVAL_MS - Date.now()
+    if (wait <= 0) {
+      this.#report(entry)
+    } else if (entry.timer === undefined) {
+      const held = entry
+      held.timer = setTimeout(() => this.#report(held), wait)
+      held.timer.unref()
     }
+  }
+
+  #report (entry: DropEntry): void {
+    if (entry.timer !== undefined) clearTimeout(entry.timer)
+    entry.timer = undefined
+    if (entry.unlogged === 0) return
+    this.#log.error({ ...entry.context, sink: entry.sink, reason: entry.reason, dropped: entry.unlogged, droppedTotal: entry.total }, 'records dropped')
+    entry.unlogged = 0
+    entry.loggedAt = Date.now()
+  }
+
+  // At shutdown: what an interval still holds back is logged now.
+  flush (): void {
+    for (const entry of this.#counts.values()) this.#report(entry)
   }
 
   totals (): DropTotal[] {

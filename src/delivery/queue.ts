@@ -34,6 +34,11 @@ export class BoundedQueue<T> extends EventEmitter<QueueEvents> {
     return this.#usedItems >= this.maxItems || this.#usedBytes >= this.maxBytes
   }
 
+  // How many more items fit before the queue is full.
+  get room (): number {
+    return Math.max(0, this.maxItems - this.#usedItems)
+  }
+
   get length (): number {
     return this.#items.length - this.#head
   }

@@ -20,11 +20,12 @@ function sleep (ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
-// Drives one sink for one container stream: cuts batches from the queue (by records, bytes or
-// age), keeps up to `concurrency` in flight, retries with capped exponential backoff and full
-// jitter (honouring a sink's Retry-After), and releases queue space only on a final outcome.
-// Retryable failures are retried for as long as the plugin runs: the bounded queue, not a
-// timer, decides when the container has to wait.
+// Drives one sink for one container: cuts batches from the queue (by records, bytes or age),
+// keeps up to `concurrency` in flight, retries with capped exponential backoff and full jitter
+// (honouring a sink's Retry-After), splits a batch its backend finds too large, and says which
+// records are final (delivered or dropped), in sequence order, so the sink's position can move
+// on. Retryable failures are retried for as long as the plugin runs: the records wait on disk,
+// and the backlog bound, not a timer, decides when the container has to wait.
 export class SinkRunner {
   readonly #sink: Sink
   readonly #queue: BoundedQueue<LogRecord>
@@ -33,18 +34,26 @@ export class SinkRunner {
   readonly #drops: DropCounter
   readonly #abort = new AbortController()
   readonly #inFlight = new Set<Promise<void>>()
+  readonly #settled: SettledRanges
   readonly done: Promise<void>
 
-  constructor (sink: Sink, queue: BoundedQueue<LogRecord>, limits: BatchLimits, log: Logger, drops: DropCounter) {
+  // `next` is the first sequence not yet final; `onAck` hears each time it moves on.
+  constructor (sink: Sink, queue: BoundedQueue<LogRecord>, limits: BatchLimits, log: Logger, drops: DropCounter, next: number, onAck: (next: number) => void) {
     this.#sink = sink
     this.#queue = queue
     this.#limits = limits
     this.#log = log
     this.#drops = drops
+    this.#settled = new SettledRanges(next, onAck)
     this.done = this.#run()
   }
 
-  // Gives up on whatever is still undelivered (plugin shutdown after its grace period).
+  // Records [from, to) will never reach the queue (given up under buffer-full=drop-oldest).
+  skip (from: number, to: number): void {
+    this.#settled.settle(from, to)
+  }
+
+  // Stops at once (plugin shutdown): what is not delivered stays on disk for the next start.
   abort (): void {
     this.#abort.abort()
   }
@@ -52,7 +61,8 @@ export class SinkRunner {
   async #run (): Promise<void> {
     const queue = this.#queue
     const { maxRecords, maxBytes, timeoutMs, concurrency } = this.#limits
-    for (;;) {
+    const signal = this.#abort.signal
+    while (!signal.aborted) {
       if (queue.length === 0) {
         if (queue.closed) break
         await queue.waitFor(1, 1, Infinity)
@@ -69,10 +79,13 @@ export class SinkRunner {
   }
 
   async #deliver (batch: LogRecord[], bytes: number): Promise<void> {
-    let pending: readonly LogRecord[] = batch
+    // The parts still to send, in order: a batch the backend finds too large is split in
+    // halves, and the first half goes before the second.
+    const parts: (readonly LogRecord[])[] = [batch]
     let attempt = 0
     const signal = this.#abort.signal
-    while (pending.length > 0 && !signal.aborted) {
+    while (parts.length > 0 && !signal.aborted) {
+      const pending = parts[0] as readonly LogRecord[]
       let outcome: Outcome
       try {
         outcome = await this.#sink.send(pending, signal)
@@ -81,20 +94,35 @@ export class SinkRunner {
         outcome = { retry: 'sink threw' }
       }
       if ('ok' in outcome) {
-        pending = []
-        break
+        parts.shift()
+        attempt = 0
+        continue
       }
       if ('drop' in outcome) {
         this.#dropped(outcome.drop, pending.length, pending[0])
-        pending = []
-        break
+        parts.shift()
+        continue
+      }
+      if ('tooLarge' in outcome) {
+        if (pending.length === 1) {
+          this.#dropped(`${outcome.tooLarge} (this one line is larger than the endpoint accepts)`, 1, pending[0])
+          parts.shift()
+        } else {
+          const half = Math.ceil(pending.length / 2)
+          parts.splice(0, 1, pending.slice(0, half), pending.slice(half))
+        }
+        continue
       }
       let afterMs: number | undefined
       if ('partial' in outcome) {
         for (const item of outcome.partial.dropped) this.#dropped(item.reason, 1, pending[item.index])
-        pending = outcome.partial.retry.map((i) => pending[i]).filter((r): r is LogRecord => r !== undefined)
-        if (pending.length === 0) break
-        this.#log.warn({ sink: this.#sink.name, container: pending[0]?.container.id, records: pending.length, attempt }, 'some records will be retried')
+        const retry = outcome.partial.retry.map((i) => pending[i]).filter((r): r is LogRecord => r !== undefined)
+        if (retry.length === 0) {
+          parts.shift()
+          continue
+        }
+        parts[0] = retry
+        this.#log.warn({ sink: this.#sink.name, container: retry[0]?.container.id, records: retry.length, attempt }, 'some records will be retried')
       } else {
         afterMs = outcome.afterMs
         if (attempt === 0 || attempt % 10 === 0) this.#log.warn({ sink: this.#sink.name, container: pending[0]?.container.id, reason: outcome.retry, records: pending.length, attempt }, 'batch will be retried')
@@ -103,11 +131,46 @@ export class SinkRunner {
       const backoff = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, 16))
       await sleep(Math.max(afterMs ?? 0, backoff), signal)
     }
-    if (signal.aborted && pending.length > 0) this.#dropped('plugin shut down before delivery', pending.length, pending[0])
     this.#queue.release(batch.length, bytes)
+    // Cut short by shutdown, the batch is not final: it is sent again after the restart.
+    if (parts.length === 0) this.#settled.settle((batch[0] as LogRecord).sequence, (batch.at(-1) as LogRecord).sequence + 1)
   }
 
   #dropped (reason: string, count: number, sample: LogRecord | undefined): void {
     this.#drops.add(this.#sink.name, reason, count, { container: sample?.container.id })
+  }
+}
+
+// Batches settle out of order when several are in flight; a sink's position is the first
+// sequence before which everything is settled.
+class SettledRanges {
+  #next: number
+  readonly #ahead = new Map<number, number>()
+  readonly #onAck: (next: number) => void
+
+  constructor (next: number, onAck: (next: number) => void) {
+    this.#next = next
+    this.#onAck = onAck
+  }
+
+  settle (from: number, to: number): void {
+    if (to <= this.#next) return
+    if (from > this.#next) {
+      this.#ahead.set(from, Math.max(to, this.#ahead.get(from) ?? 0))
+      return
+    }
+    this.#next = to
+    for (let found = true; found;) {
+      found = false
+      for (const [start, end] of this.#ahead) {
+        if (start > this.#next) continue
+        this.#ahead.delete(start)
+        if (end > this.#next) {
+          this.#next = end
+          found = true
+        }
+      }
+    }
+    this.#onAck(this.#next)
   }
 }

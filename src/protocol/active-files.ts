@@ -1,11 +1,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { ContainerInfo } from './container-info.js'
+import { infoToKeep } from './saved-info.js'
 
 // The Files the plugin is reading, saved so that a restarted plugin can re-attach: the daemon
-// never repeats StartLogging after a plugin restart (protocol.md, item 36; trap 13). The
-// container's environment is kept only where options select from it (env / env-regex); the
-// rest may hold secrets and has no business on disk.
+// never repeats StartLogging after a plugin restart (protocol.md, item 36; trap 13).
 export class ActiveFiles {
   readonly #path: string
   readonly #files = new Map<string, ContainerInfo>()
@@ -28,7 +27,7 @@ export class ActiveFiles {
   }
 
   add (file: string, info: ContainerInfo, keptEnv: Readonly<Record<string, string>>): void {
-    this.#files.set(file, { ...info, ContainerEnv: Object.entries(keptEnv).map(([k, v]) => `${k}=${v}`) })
+    this.#files.set(file, infoToKeep(info, keptEnv))
     this.#save()
   }
 

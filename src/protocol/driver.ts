@@ -1,27 +1,33 @@
 import fs from 'node:fs'
 import type { Logger } from 'pino'
-import { Delivery } from '../delivery/delivery.js'
+import { BacklogBudget, ContainerDelivery } from '../delivery/delivery.js'
 import { DropCounter } from '../delivery/drops.js'
 import { PluginError } from '../errors.js'
-import { parseOptions, readOptionDefaults } from '../options/schema.js'
+import { parseOptions, readOptionDefaults, type Options } from '../options/schema.js'
 import { coreLogOptions, logOptionSpecs, type PluginSettings } from '../settings.js'
+import type { ContainerMeta } from '../record.js'
+import type { ContainerLog } from '../store/container-log.js'
 import { isSafeContainerId, LocalStore } from '../store/local-store.js'
 import { readLogs, type ReadConfig } from '../store/read-logs.js'
 import { ContainerStream } from '../streams/container-stream.js'
 import { openSinks, sinkDefinitions } from '../../sinks/registry.js'
 import { ActiveFiles } from './active-files.js'
 import { containerMeta, type ContainerInfo } from './container-info.js'
+import { infoToKeep, readContainerInfo, saveContainerInfo } from './saved-info.js'
 
 const SWEEP_INTERVAL_MS = 60_000
 
-// The plugin's state: one ContainerStream per File, the local store, and the list of Files to
-// re-attach after a restart.
+// The plugin's state: one ContainerStream per File, one ContainerDelivery per container (shared
+// by its overlapping Files, and kept after they end until its sinks have everything), the local
+// store, and the list of Files to re-attach after a restart.
 export class LogDriver {
   readonly #settings: PluginSettings
   readonly #log: Logger
   readonly #store: LocalStore
   readonly #active: ActiveFiles
-  readonly #streams = new Map<string, { readonly stream: ContainerStream, readonly delivery: Delivery }>()
+  readonly #streams = new Map<string, ContainerStream>()
+  readonly #deliveries = new Map<string, ContainerDelivery>()
+  readonly #budget: BacklogBudget
   readonly #defaults: ReadonlyMap<string, string>
   readonly #drops: DropCounter
   readonly #sweepTimer: NodeJS.Timeout
@@ -36,6 +42,7 @@ export class LogDriver {
     this.#store = new LocalStore(settings.stateDir, { totalMaxSize: settings.storeTotalMaxBytes, retentionMs: settings.storeRetentionMs }, storeMax, log)
     this.#active = new ActiveFiles(settings.stateDir)
     this.#drops = new DropCounter(log)
+    this.#budget = new BacklogBudget(settings.bufferTotalMaxBytes)
     this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS)
     this.#sweepTimer.unref()
   }
@@ -52,12 +59,11 @@ export class LogDriver {
     const options = parseOptions(logOptionSpecs, info.Config, this.#defaults)
     const core = options.read(coreLogOptions)
     const container = containerMeta(info, options, this.#settings.hostName)
-    const sinks = openSinks(options, container, this.#log)
     const store = this.#store.container(info.ContainerID)
     store.maxSize = core.storeMaxBytes
-    const delivery = new Delivery(sinks, { maxRecords: core.queueMaxRecords, maxBytes: core.queueMaxBytes }, this.#drops, this.#log)
+    const delivery = this.#delivery(info, options, container, store)
     const stream = new ContainerStream(file, { store, delivery, container, partialMaxBytes: core.partialMaxBytes, log: this.#log })
-    this.#streams.set(file, { stream, delivery })
+    this.#streams.set(file, stream)
     if (fresh) this.#active.add(file, info, container.env)
     void stream.done.then(() => {
       this.#streams.delete(file)
@@ -66,13 +72,40 @@ export class LogDriver {
       this.#log.debug({ container: info.ContainerID, file }, 'stream drained')
     })
     stream.start()
-    this.#log.info({ container: info.ContainerID, name: container.name, file, sinks: sinks.map((s) => s.sink.name) }, fresh ? 'logging started' : 're-attached')
+    delivery.release()
+    this.#log.info({ container: info.ContainerID, name: container.name, file }, fresh ? 'logging started' : 're-attached')
+  }
+
+  // The container's delivery, held for the caller, who releases it: the one already running,
+  // or a new one with the sinks these options name, starting at their saved positions.
+  #delivery (info: ContainerInfo, options: Options, container: ContainerMeta, store: ContainerLog): ContainerDelivery {
+    const running = this.#deliveries.get(container.id)
+    if (running !== undefined && !running.finished) {
+      running.hold()
+      return running
+    }
+    const core = options.read(coreLogOptions)
+    const sinks = openSinks(options, container, this.#log)
+    const delivery = new ContainerDelivery(store, container, sinks, {
+      queueMaxRecords: core.queueMaxRecords,
+      queueMaxBytes: core.queueMaxBytes,
+      bufferMaxBytes: core.bufferMaxBytes,
+      bufferFull: core.bufferFull,
+    }, this.#budget, this.#drops, this.#log)
+    // What a restart needs to resume this container's delivery when no File of it is open.
+    if (sinks.length > 0) saveContainerInfo(store.dir, infoToKeep(info, container.env))
+    this.#deliveries.set(container.id, delivery)
+    void delivery.done.then(() => {
+      if (this.#deliveries.get(container.id) === delivery) this.#deliveries.delete(container.id)
+    })
+    if (sinks.length > 0) this.#log.info({ container: container.id, name: container.name, sinks: sinks.map((s) => s.sink.name) }, 'delivery started')
+    return delivery
   }
 
   // Answers at once: the daemon closes its end after the answer, and the stream drains to EOF
   // on its own. An unknown File is fine (a retry, or a stream that already ended).
   stopLogging (file: string): void {
-    const stream = this.#streams.get(file)?.stream
+    const stream = this.#streams.get(file)
     if (stream === undefined) return
     stream.stop()
     this.#log.info({ container: stream.container.id, file }, 'logging stopping; draining to EOF')
@@ -83,8 +116,9 @@ export class LogDriver {
     return readLogs(this.#store.container(info.ContainerID), config, signal)
   }
 
-  // After a restart: re-open the Files whose daemon side is still open. A FIFO that is gone or
-  // at EOF at once finishes by itself and is forgotten.
+  // After a restart: re-open the Files whose daemon side is still open (a FIFO that is gone or
+  // at EOF at once finishes by itself and is forgotten), then resume the delivery of every
+  // container whose sinks have not had all of its records, stopped containers included.
   reattach (): void {
     for (const [file, info] of [...this.#active.load()]) {
       try {
@@ -94,36 +128,48 @@ export class LogDriver {
         this.#active.remove(file)
       }
     }
+    for (const id of this.#store.containerIds()) {
+      if (this.#deliveries.has(id)) continue
+      const info = readContainerInfo(this.#store.containerDir(id))
+      if (info === undefined || info.ContainerID !== id) continue
+      try {
+        const options = parseOptions(logOptionSpecs, info.Config, this.#defaults)
+        const store = this.#store.container(id)
+        store.maxSize = options.read(coreLogOptions).storeMaxBytes
+        const delivery = this.#delivery(info, options, containerMeta(info, options, this.#settings.hostName), store)
+        if (delivery.undelivered) this.#log.info({ container: id }, 'resuming delivery of a container\'s backlog')
+        delivery.release()
+      } catch (err) {
+        this.#log.error({ err, container: id }, 'cannot resume the delivery of a container\'s backlog')
+      }
+    }
     this.#sweep()
   }
 
   #sweep (): void {
     try {
-      this.#store.sweep()
+      this.#store.sweep((id) => this.#deliveries.has(id))
     } catch (err) {
       this.#log.error({ err }, 'local store sweep failed')
     }
   }
 
   // SIGTERM: the daemon sends SIGKILL 10 s later. Streams stop reading (their Files stay saved
-  // for re-attach, and unread bytes stay in the pipes); sinks get what is left of the grace
-  // period to deliver what was already read.
+  // for re-attach, and unread bytes stay in the pipes); a stream whose StopLogging came is read
+  // to its imminent EOF first. Delivery gives nothing up: what is not delivered is on disk, with
+  // the sinks' positions, and goes out after the restart.
   async shutdown (graceMs: number): Promise<void> {
     clearInterval(this.#sweepTimer)
     this.#shuttingDown = true
-    const live = [...this.#streams.values()]
-    const drained = Promise.all(live.map(async ({ stream }) => await stream.done))
-    const timer = setTimeout(() => {
-      for (const { stream, delivery } of live) {
-        stream.detach()
-        delivery.abort()
-      }
-    }, graceMs)
-    // A stream whose StopLogging came is read to its imminent EOF; the others stop now.
-    for (const { stream } of live) if (!stream.stopping) stream.detach()
+    const streams = [...this.#streams.values()]
+    const drained = Promise.all(streams.map(async (stream) => await stream.done))
+    const timer = setTimeout(() => { for (const stream of streams) stream.detach() }, graceMs)
+    for (const stream of streams) if (!stream.stopping) stream.detach()
     await drained
     clearTimeout(timer)
     this.#store.close()
+    await Promise.allSettled([...this.#deliveries.values()].map(async (d) => await d.shutdown()))
+    this.#drops.flush()
     await Promise.allSettled(sinkDefinitions.map(async (d) => await d.closeAll()))
   }
 }

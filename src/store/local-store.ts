@@ -37,16 +37,25 @@ export class LocalStore {
     return log
   }
 
+  containerIds (): string[] {
+    return fs.readdirSync(this.dir).filter(isSafeContainerId)
+  }
+
+  containerDir (id: string): string {
+    return path.join(this.dir, id)
+  }
+
   // The daemon never says when a container is removed (protocol.md, item 26), so stopped
-  // containers are dropped by age, then by size, least recently written first.
-  sweep (now = Date.now()): void {
+  // containers are dropped by age, then by size, least recently written first; never one whose
+  // sinks are still being given its records (`delivering`).
+  sweep (delivering: (id: string) => boolean, now = Date.now()): void {
     const stopped: { id: string, size: number, written: number }[] = []
     let total = 0
     for (const id of fs.readdirSync(this.dir)) {
       const open = this.#open.get(id)
       const usage = this.#usage(id)
       total += usage.size
-      if (open?.active !== true) stopped.push({ id, ...usage })
+      if (open?.active !== true && !delivering(id)) stopped.push({ id, ...usage })
     }
     stopped.sort((a, b) => a.written - b.written)
     for (const c of stopped) {

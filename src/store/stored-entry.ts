@@ -76,3 +76,37 @@ export function writeStoredEntry (buf: Buffer, at: number, stream: StreamName, t
   }
   return at
 }
+
+export interface StoredEntry {
+  readonly stream: StreamName
+  // A view of the buffer, without the '\n' a complete line was stored with.
+  readonly line: Buffer
+  readonly complete: boolean
+}
+
+function readVarint (buf: Buffer, at: number, end: number): { value: number, next: number } {
+  let value = 0
+  let shift = 0
+  while (at < end) {
+    const b = buf[at++] as number
+    value += (b & 0x7f) * 2 ** shift
+    if (b < 0x80) return { value, next: at }
+    shift += 7
+  }
+  throw new Error('stored entry: varint runs past its record')
+}
+
+// Reads back what writeStoredEntry wrote between start and end. The store wrote it, so anything
+// else is a damaged file, and throws.
+export function readStoredEntry (buf: Buffer, start: number, end: number): StoredEntry {
+  if (end - start < 8 || buf[start] !== 0x0a || buf[start + 1] !== 0x06) throw new Error('stored entry: no source field')
+  const stream: StreamName = buf[start + 5] === 0x65 ? 'stderr' : 'stdout'
+  let at = start + 8
+  if (buf[at] === TIME_TAG) at = readVarint(buf, at + 1, end).next
+  if (at >= end) return { stream, line: buf.subarray(at, at), complete: false }
+  if (buf[at] !== LINE_TAG) throw new Error('stored entry: unexpected field')
+  const { value: length, next } = readVarint(buf, at + 1, end)
+  if (next + length !== end) throw new Error('stored entry: line length does not match its record')
+  const complete = length > 0 && buf[end - 1] === 0x0a
+  return { stream, line: buf.subarray(next, complete ? end - 1 : end), complete }
+}

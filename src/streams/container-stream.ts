@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
-import type { Delivery } from '../delivery/delivery.js'
-import type { ContainerMeta, LogLine, LogRecord } from '../record.js'
+import type { ContainerDelivery } from '../delivery/delivery.js'
+import type { ContainerMeta, LogLine } from '../record.js'
 import type { ContainerLog } from '../store/container-log.js'
 import { FifoReader } from './fifo-reader.js'
 import type { LogEntry } from './log-entry.js'
@@ -8,16 +8,17 @@ import { PartialAssembler } from './partial-assembler.js'
 
 export interface StreamDeps {
   readonly store: ContainerLog
-  readonly delivery: Delivery
+  readonly delivery: ContainerDelivery
   readonly container: ContainerMeta
   readonly partialMaxBytes: number
   readonly log: Logger
 }
 
-// One File's life: read the FIFO to EOF, join partial lines, store every line and hand it to
-// the container's delivery, pausing the FIFO while delivery is full, so the daemon's own `mode`
-// decides between blocking the container and dropping. Keyed by File, never by container:
-// restarts and `docker logs` on a stopped container overlap (protocol.md, item 9).
+// One File's life: read the FIFO to EOF, join partial lines, store every line, then hand it to
+// the container's delivery. The FIFO waits only while delivery says its backlog is at its bound
+// (buffer-full=block); the daemon's own `mode` then decides between blocking the container and
+// dropping. Keyed by File, never by container: restarts and `docker logs` on a stopped
+// container overlap (protocol.md, item 9).
 export class ContainerStream {
   readonly file: string
   readonly container: ContainerMeta
@@ -26,6 +27,8 @@ export class ContainerStream {
   readonly #deps: StreamDeps
   readonly #reader: FifoReader
   readonly #assembler: PartialAssembler
+  readonly #pause = (): void => this.#reader.pause()
+  readonly #resume = (): void => this.#reader.resume()
   #stopping = false
   #started = false
 
@@ -36,12 +39,16 @@ export class ContainerStream {
     this.done = new Promise((resolve) => { this.#resolveDone = resolve })
     this.#reader = new FifoReader(file)
     this.#assembler = new PartialAssembler(deps.partialMaxBytes, (line) => this.#line(line))
-    deps.delivery.on('drain', () => this.#reader.resume())
   }
 
   // Opens the FIFO; a FIFO that is already gone is a stream that already finished.
   start (): void {
-    this.#deps.store.streamStarted()
+    const { store, delivery } = this.#deps
+    store.streamStarted()
+    delivery.hold()
+    delivery.on('full', this.#pause)
+    delivery.on('room', this.#resume)
+    if (delivery.blocked) this.#reader.pause()
     this.#started = true
     const reader = this.#reader
     const context = { container: this.container.id, file: this.file }
@@ -52,7 +59,7 @@ export class ContainerStream {
     reader.on('error', (err) => {
       this.#deps.log.error({ err, ...context }, 'reading the log FIFO failed')
     })
-    reader.on('end', () => { void this.#finish() })
+    reader.on('end', () => this.#finish())
     let opened: boolean
     try {
       opened = reader.open()
@@ -60,7 +67,7 @@ export class ContainerStream {
       this.#deps.log.error({ code: 'LOGRELAY_ERR_FIFO_OPEN', err, ...context }, 'cannot open the log FIFO')
       opened = false
     }
-    if (!opened) void this.#finish()
+    if (!opened) this.#finish()
   }
 
   // StopLogging: the daemon closes its end only after this answer, so reading goes on to EOF
@@ -84,19 +91,23 @@ export class ContainerStream {
     this.#assembler.push(entry.source, entry)
   }
 
+  // Stored first: what the plugin took from the pipe is on disk before any sink sees it.
   #line (line: LogLine): void {
     const sequence = this.#deps.store.append(line)
     const delivery = this.#deps.delivery
     if (delivery.empty) return
-    const record: LogRecord = { stream: line.stream, time: line.time, line: line.line, complete: line.complete, sequence, container: this.container }
-    if (!delivery.push(record)) this.#reader.pause()
+    delivery.push({ stream: line.stream, time: line.time, line: line.line, complete: line.complete, sequence, container: this.container })
   }
 
-  async #finish (): Promise<void> {
+  #finish (): void {
     this.#assembler.end()
-    if (this.#started) this.#deps.store.streamEnded()
-    this.#deps.delivery.end()
-    await this.#deps.delivery.done
+    const { store, delivery } = this.#deps
+    if (this.#started) {
+      store.streamEnded()
+      delivery.off('full', this.#pause)
+      delivery.off('room', this.#resume)
+      delivery.release()
+    }
     this.#resolveDone()
   }
 }

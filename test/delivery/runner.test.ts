@@ -14,22 +14,34 @@ import { ScriptedSink, type Script } from '../helpers/scripted-sink.js'
 
 const LIMITS = { maxRecords: 4, maxBytes: 1024 * 1024, timeoutMs: 10, concurrency: 1 }
 
-function run (script: Script, count: number, limits = LIMITS): { sink: ScriptedSink, drops: DropCounter, queue: BoundedQueue<LogRecord>, runner: SinkRunner, lines: Record<string, unknown>[] } {
+interface Run {
+  readonly sink: ScriptedSink
+  readonly drops: DropCounter
+  readonly queue: BoundedQueue<LogRecord>
+  readonly runner: SinkRunner
+  readonly lines: Record<string, unknown>[]
+  // Each position the runner acknowledged: the first sequence not yet final.
+  readonly acks: number[]
+}
+
+function run (script: Script, count: number, limits = LIMITS, line = Buffer.from('x')): Run {
   const { log, lines } = capturedLog()
   const sink = new ScriptedSink(script)
   const queue = new BoundedQueue<LogRecord>(1000, 1024 * 1024)
   const drops = new DropCounter(log)
-  const runner = new SinkRunner(sink, queue, limits, log, drops)
-  for (const record of logRecords(count, Buffer.from('x'))) queue.push(record, 257)
+  const acks: number[] = []
+  const runner = new SinkRunner(sink, queue, limits, log, drops, 1, (next) => acks.push(next))
+  for (const record of logRecords(count, line)) queue.push(record, 257)
   queue.close()
-  return { sink, drops, queue, runner, lines }
+  return { sink, drops, queue, runner, lines, acks }
 }
 
 describe('the sink runner', () => {
   test('sends batches cut at the record limit, in order, and frees the queue once they are delivered', async () => {
-    const { sink, queue, runner } = run(() => ({ ok: true }), 10)
+    const { sink, queue, runner, acks } = run(() => ({ ok: true }), 10)
     await runner.done
     assert.deepEqual(sink.sends, [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]])
+    assert.deepEqual(acks, [5, 9, 11], 'the position moves on after each delivered batch')
     assert.equal(queue.full, false)
     assert.equal(queue.length, 0)
   })
@@ -75,12 +87,46 @@ describe('the sink runner', () => {
     assert.ok(lines.some((l) => l['code'] === 'LOGRELAY_ERR_SINK_BUG'))
   })
 
-  test('abort gives up what is undelivered, counted as a shutdown drop', async () => {
-    const { runner, drops } = run(() => ({ retry: 'down' }), 3)
+  test('abort stops without giving anything up: the position stays where delivery stood', async () => {
+    const { runner, drops, acks } = run(() => ({ retry: 'down' }), 3)
     await new Promise((resolve) => setTimeout(resolve, 50))
     runner.abort()
     await runner.done
-    assert.deepEqual(drops.totals(), [{ sink: 'scripted', reason: 'plugin shut down before delivery', total: 3 }])
+    assert.deepEqual(drops.totals(), [])
+    assert.deepEqual(acks, [])
+  })
+
+  test('a batch too large for the backend is sent again in halves, in order; a line too large alone is dropped', async () => {
+    // A backend taking at most 3 records, and no record 6.
+    const { sink, drops, runner, acks } = run((batch) => batch.length > 3 || batch.some((r) => r.sequence === 6) ? { tooLarge: 'HTTP 413' } : { ok: true }, 8, { ...LIMITS, maxRecords: 8 })
+    await runner.done
+    assert.deepEqual(sink.sends, [[1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4], [1, 2], [3, 4], [5, 6, 7, 8], [5, 6], [5], [6], [7, 8]])
+    assert.deepEqual(drops.totals(), [{ sink: 'scripted', reason: 'HTTP 413 (this one line is larger than the endpoint accepts)', total: 1 }])
+    assert.deepEqual(acks, [9])
+  })
+
+  test('positions move on only past records that are final, whatever order batches finish in', async () => {
+    // Batch 1 answers last: the position waits for it, then jumps past all three.
+    const { runner, acks } = run(async (batch) => {
+      await new Promise((resolve) => setTimeout(resolve, batch[0]?.sequence === 1 ? 60 : 5))
+      return { ok: true }
+    }, 12, { ...LIMITS, concurrency: 3 })
+    await runner.done
+    assert.equal(acks[0], 13)
+  })
+
+  test('a skipped range (given up under drop-oldest) counts as final for the position', async () => {
+    const { log } = capturedLog()
+    const queue = new BoundedQueue<LogRecord>(100, 1 << 20)
+    const acks: number[] = []
+    const runner = new SinkRunner(new ScriptedSink(() => ({ ok: true })), queue, LIMITS, log, new DropCounter(log), 1, (next) => acks.push(next))
+    const records = logRecords(10, Buffer.from('x'))
+    for (const record of records.slice(0, 2)) queue.push(record, 257)
+    runner.skip(3, 8)
+    for (const record of records.slice(7)) queue.push(record, 257)
+    queue.close()
+    await runner.done
+    assert.equal(acks.at(-1), 11)
   })
 
   test('keeps up to `concurrency` batches in flight, and no more', async () => {

@@ -336,7 +336,7 @@ describe('classify', () => {
     assert.ok('retry' in classify({ response: { errors: true, items: [item(201)] } }, 2), 'a short answer is retried whole')
   })
 
-  test('request-level failures retry the whole batch; 400 and 413 drop it', () => {
+  test('request-level failures retry the whole batch; 400 drops it and 413 asks for smaller batches', () => {
     const response = (statusCode: number, headers: Record<string, string> = {}): errors.ResponseError => new errors.ResponseError({
       body: { error: { type: 'x_exception', reason: 'why' }, status: statusCode },
       statusCode,
@@ -347,7 +347,7 @@ describe('classify', () => {
     assert.deepEqual(classify({ error: response(429, { 'retry-after': '7' }) }, 1), { retry: 'Elasticsearch answered the bulk request with 429 x_exception: why', afterMs: 7000 })
     assert.ok('retry' in classify({ error: response(503) }, 1))
     assert.ok('retry' in classify({ error: response(401) }, 1))
-    assert.ok('drop' in classify({ error: response(413) }, 1))
+    assert.ok('tooLarge' in classify({ error: response(413) }, 1))
     assert.ok('drop' in classify({ error: response(400) }, 1))
     assert.ok('retry' in classify({ error: new errors.ConnectionError('connect ECONNREFUSED 127.0.0.1:9200') }, 1))
     assert.ok('retry' in classify({ error: new errors.TimeoutError('Request timed out') }, 1))

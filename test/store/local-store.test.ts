@@ -63,7 +63,7 @@ test('the sweep removes stopped containers past retention, then the least recent
   running.append({ stream: 'stdout', time: { hi: 0, lo: 1 }, line: Buffer.from('x'), complete: true })
   running.flush()
   age('running', 10 * 3_600_000)
-  store.sweep(now)
+  store.sweep(() => false, now)
   const left = fs.readdirSync(path.join(dir, 'containers')).sort()
   // 'older' is past retention; each of the others holds ~116 KB, so the total cap keeps two.
   assert.deepEqual(left, ['newest', 'recent', 'running'])
