@@ -1,5 +1,5 @@
 #!/bin/sh
-# Run by npm before `npm start` and `npm test` (prestart, pretest), so that a fresh clone on a
+# Run by `npm run build` (so by every npm script) and first by `npm test`, so that a fresh clone on a
 # fresh machine needs nothing typed before the README's two commands. `setup.sh test` also
 # installs what the test suite drives for real: Docker's engine, a static busybox for the test
 # image, and a registry for the managed-plugin test (Debian's packages, as root).

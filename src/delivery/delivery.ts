@@ -210,7 +210,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
         if (output.next !== from) continue
         if (missing > 0) {
           this.#dropped(output.sink, GONE_REASON, missing)
-          output.runner.skip(output.next, output.next + missing)
+          output.runner.giveUp(output.next, output.next + missing)
           output.next += missing
         }
         for (const line of lines) {
@@ -289,7 +289,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
     for (const output of this.#outputs) {
       if (output.next >= boundary) continue
       this.#dropped(output.sink, DROP_OLDEST_REASON, boundary - output.next)
-      output.runner.skip(output.next, boundary)
+      output.runner.giveUp(output.next, boundary)
       output.next = boundary
     }
     return true

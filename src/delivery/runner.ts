@@ -49,7 +49,7 @@ export class SinkRunner {
   }
 
   // Records [from, to) will never reach the queue (given up under buffer-full=drop-oldest).
-  skip (from: number, to: number): void {
+  giveUp (from: number, to: number): void {
     this.#settled.settle(from, to)
   }
 

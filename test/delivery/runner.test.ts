@@ -115,14 +115,14 @@ describe('the sink runner', () => {
     assert.equal(acks[0], 13)
   })
 
-  test('a skipped range (given up under drop-oldest) counts as final for the position', async () => {
+  test('a range given up under drop-oldest counts as final for the position', async () => {
     const { log } = capturedLog()
     const queue = new BoundedQueue<LogRecord>(100, 1 << 20)
     const acks: number[] = []
     const runner = new SinkRunner(new ScriptedSink(() => ({ ok: true })), queue, LIMITS, log, new DropCounter(log), 1, (next) => acks.push(next))
     const records = logRecords(10, Buffer.from('x'))
     for (const record of records.slice(0, 2)) queue.push(record, 257)
-    runner.skip(3, 8)
+    runner.giveUp(3, 8)
     for (const record of records.slice(7)) queue.push(record, 257)
     queue.close()
     await runner.done
