@@ -5,6 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { createPlugin, makePluginDir } from '../scripts/plugin-dir.js'
 import { docker, dockerHost, dockerOk, TEST_IMAGE, uniqueName } from './helpers/docker.js'
 import { dockerdLogFile } from './helpers/dockerd.js'
+import { rawDelivered, TestHttpServer } from './helpers/http-server.js'
+import { waitUntil } from './helpers/process.js'
 import { startRegistry, type Registry } from './helpers/registry.js'
 
 // The life cycle operators go through, against the test run's dockerd and a registry on
@@ -12,6 +14,7 @@ import { startRegistry, type Registry } from './helpers/registry.js'
 // before, so they run in order on one plugin.
 
 let registry: Registry | undefined
+let backend: TestHttpServer | undefined
 const alias = uniqueName('lrm')
 const containers: string[] = []
 const pluginDirs: string[] = []
@@ -26,6 +29,7 @@ after(async () => {
   if (containers.length > 0) await docker(['rm', '-f', ...containers])
   for (const name of [alias, `${repo}:1`, `${repo}:2`]) await docker(['plugin', 'rm', '--force', name])
   await registry?.stop()
+  await backend?.close()
   for (const dir of pluginDirs) fs.rmSync(dir, { recursive: true, force: true })
 })
 
@@ -80,10 +84,11 @@ function seq (from: number, to: number): string {
   return Array.from({ length: to - from + 1 }, (_, i) => `${from + i}\n`).join('')
 }
 
-async function runSeq (count: number): Promise<string> {
+async function runSeq (count: number, opts: readonly string[] = []): Promise<string> {
   const name = uniqueName('managed')
   containers.push(name)
-  await dockerOk(['run', '--name', name, '--network', 'none', '--log-driver', alias, TEST_IMAGE, 'seq', '1', String(count)])
+  const logOpts = opts.flatMap((opt) => ['--log-opt', opt])
+  await dockerOk(['run', '--name', name, '--network', 'none', '--log-driver', alias, ...logOpts, TEST_IMAGE, 'seq', '1', String(count)])
   return name
 }
 
@@ -125,6 +130,14 @@ describe('logrelay as a managed plugin', () => {
     assert.equal(await logs(first), seq(1, 20_000), 'an earlier container keeps what it had')
   })
 
+  // The plugin has host networking, so a server on the host's loopback is its backend. It is down
+  // through the upgrade: what the container wrote waits on the plugin's disk for the new version.
+  test('a container whose sink is down exits with its lines still undelivered', async () => {
+    backend = await TestHttpServer.start({ policy: () => ({ status: 503, body: 'down for the upgrade' }) })
+    await runSeq(20_000, ['sink=http', `http-url=${backend.url()}`, 'http-format=raw'])
+    assert.equal(rawDelivered(backend).size, 0)
+  })
+
   test('docker plugin upgrade to a rebuilt version keeps the stored logs and the settings', async (t) => {
     await publish('2')
     const id = await inspect('{{.Id}}')
@@ -139,6 +152,16 @@ describe('logrelay as a managed plugin', () => {
     assert.equal(await logs(second), secondLogs)
     const third = await runSeq(10)
     assert.equal(await logs(third), seq(1, 10))
+  })
+
+  test('after the upgrade and the backend\'s return, the sink has every line the container wrote while it was down', async () => {
+    const server = backend
+    assert.ok(server !== undefined)
+    server.policy = () => ({ status: 200 })
+    await waitUntil('20000 lines delivered after the upgrade', () => rawDelivered(server).size >= 20_000, 120_000).catch(() => {})
+    const delivered = rawDelivered(server)
+    const missing = Array.from({ length: 20_000 }, (_, i) => i + 1).filter((n) => !delivered.has(n))
+    assert.deepEqual(missing, [])
   })
 
   test('disables and removes cleanly', async () => {

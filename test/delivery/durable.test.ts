@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Client } from '@elastic/elasticsearch'
 import { Kafka, logLevel } from 'kafkajs'
 import { docker, dockerOk, driverArgs, TEST_IMAGE, uniqueName } from '../helpers/docker.js'
-import { TestHttpServer, type Answer } from '../helpers/http-server.js'
+import { rawDelivered, TestHttpServer, type Answer } from '../helpers/http-server.js'
 import { PluginProcess } from '../helpers/plugin.js'
 import { waitUntil } from '../helpers/process.js'
 
@@ -41,18 +41,6 @@ async function serve (policy?: (n: number) => Answer): Promise<TestHttpServer> {
   const server = await TestHttpServer.start(policy === undefined ? {} : { policy })
   servers.push(server)
   return server
-}
-
-const processed = (answer: Answer): boolean => typeof answer === 'object' && answer.status >= 200 && answer.status < 300
-
-// The lines an http sink with http-format=raw delivered, as numbers.
-function rawDelivered (server: TestHttpServer): Set<number> {
-  const seen = new Set<number>()
-  for (const request of server.requests) {
-    if (!processed(request.answer)) continue
-    for (const line of request.body.toString('latin1').split('\n')) if (/^\d+$/.test(line)) seen.add(Number(line))
-  }
-  return seen
 }
 
 async function kafkaDelivered (topic: string, expected: number, timeoutMs = 240_000): Promise<Set<number>> {
