@@ -12,16 +12,16 @@ export const ServicesErrorCode = {
   NOT_ANSWERING: 'LOGRELAY_ERR_SERVICES_NOT_ANSWERING',
   LOCKED: 'LOGRELAY_ERR_SERVICES_LOCKED',
   NOT_OURS: 'LOGRELAY_ERR_SERVICES_NOT_OURS',
-} as const;
+} as const
 
-export type ServicesErrorCode = (typeof ServicesErrorCode)[keyof typeof ServicesErrorCode];
+export type ServicesErrorCode = (typeof ServicesErrorCode)[keyof typeof ServicesErrorCode]
 
 export class ServicesError extends Error {
-  readonly code: ServicesErrorCode;
+  readonly code: ServicesErrorCode
 
-  constructor(code: ServicesErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ServicesError';
-    this.code = code;
+  constructor (code: ServicesErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'ServicesError'
+    this.code = code
   }
 }

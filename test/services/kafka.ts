@@ -1,16 +1,17 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
-import { ServicesError, ServicesErrorCode } from './errors.js';
-import { markerOf, pidFileOf, type ManagedService, type StartContext } from './managed-service.js';
-import { DEFAULT_KAFKA_BROKERS, KAFKA_CONTROLLER_PORT, KAFKA_PORT, type ServicePaths } from './paths.js';
-import { isAlive, run, spawnDetached, stopPid, tailFile, waitUntil } from './processes.js';
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Kafka, logLevel } from 'kafkajs'
+import { exec, isAlive, spawnDetached, stopPid } from '../helpers/process.js'
+import { ServicesError, ServicesErrorCode } from './errors.js'
+import { markerOf, pidFileOf, type ManagedService, type StartContext } from './managed-service.js'
+import { DEFAULT_KAFKA_BROKERS, KAFKA_CONTROLLER_PORT, KAFKA_PORT, type ServicePaths } from './paths.js'
+import { tailFile, waitOrFail } from './processes.js'
 
-const READY_TIMEOUT_MS = 120_000;
+const READY_TIMEOUT_MS = 120_000
 
-/** Whether a Kafka broker answers kafkajs's admin client (metadata and cluster description). */
-export async function kafkaAnswers(brokers: string): Promise<boolean> {
+// Whether a Kafka broker answers kafkajs's admin client (metadata and cluster description).
+export async function kafkaAnswers (brokers: string): Promise<boolean> {
   const kafka = new Kafka({
     clientId: 'logrelay-services-probe',
     brokers: brokers.split(',').map((broker) => broker.trim()),
@@ -18,38 +19,38 @@ export async function kafkaAnswers(brokers: string): Promise<boolean> {
     requestTimeout: 5000,
     retry: { retries: 0 },
     logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
+  })
+  const admin = kafka.admin()
   try {
-    await admin.connect();
-    const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0;
+    await admin.connect()
+    const cluster = await admin.describeCluster()
+    return cluster.brokers.length > 0
   } catch {
-    return false;
+    return false
   } finally {
-    await admin.disconnect().catch(() => undefined);
+    await admin.disconnect().catch(() => undefined)
   }
 }
 
 // Kafka's Uuid: 16 random bytes, base64url without padding. One starting with '-' would be read
 // as an option by the storage tool, so Kafka itself never hands one out.
-function newClusterId(): string {
+function newClusterId (): string {
   for (;;) {
-    const id = randomBytes(16).toString('base64url');
-    if (!id.startsWith('-')) return id;
+    const id = randomBytes(16).toString('base64url')
+    if (!id.startsWith('-')) return id
   }
 }
 
-function startFailed(what: string, logFile: string): ServicesError {
-  const tail = tailFile(logFile);
+function startFailed (what: string, logFile: string): ServicesError {
+  const tail = tailFile(logFile)
   return new ServicesError(
     ServicesErrorCode.START_FAILED,
     `Kafka ${what}; the end of ${logFile}:\n${tail === '' ? '(empty)' : tail}`,
-  );
+  )
 }
 
-export function kafkaService(paths: ServicePaths): ManagedService {
-  const runDir = paths.kafkaRunDir;
+export function kafkaService (paths: ServicePaths): ManagedService {
+  const runDir = paths.kafkaRunDir
   const service: ManagedService = {
     name: 'kafka',
     label: 'Kafka',
@@ -59,31 +60,31 @@ export function kafkaService(paths: ServicePaths): ManagedService {
     runDir,
     stopGraceMs: 20_000,
     answers: () => kafkaAnswers(DEFAULT_KAFKA_BROKERS),
-    async start({ jdk, log }: StartContext): Promise<number> {
-      const dataDir = join(runDir, 'data');
-      const logFile = join(runDir, 'kafka.log');
-      const properties = join(runDir, 'server.properties');
-      mkdirSync(dataDir, { recursive: true });
-      const template = readFileSync(join(paths.sourceDir, 'kafka', 'server.properties'), 'utf8');
-      writeFileSync(properties, template.replaceAll('@DATA_DIR@', dataDir));
-      const classpath = join(paths.kafkaLibs, '*');
-      const logConfig = `-Dlog4j2.configurationFile=${join(paths.sourceDir, 'kafka', 'log4j2.properties')}`;
+    async start ({ jdk, log }: StartContext): Promise<number> {
+      const dataDir = join(runDir, 'data')
+      const logFile = join(runDir, 'kafka.log')
+      const properties = join(runDir, 'server.properties')
+      mkdirSync(dataDir, { recursive: true })
+      const template = readFileSync(join(paths.sourceDir, 'kafka', 'server.properties'), 'utf8')
+      writeFileSync(properties, template.replaceAll('@DATA_DIR@', dataDir))
+      const classpath = join(paths.kafkaLibs, '*')
+      const logConfig = `-Dlog4j2.configurationFile=${join(paths.sourceDir, 'kafka', 'log4j2.properties')}`
 
       // Single-node KRaft: this one controller is the whole quorum (KIP-853's --standalone).
       // A restart after an outage (interruptService) finds the storage formatted and keeps it.
       if (!existsSync(join(dataDir, 'meta.properties'))) {
-        const format = await run(
+        const format = await exec(
           jdk.java,
           [logConfig, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', newClusterId(), '-c', properties],
           { timeoutMs: 120_000 },
-        );
+        )
         if (format.code !== 0) {
-          writeFileSync(logFile, format.output);
-          throw startFailed(`storage could not be formatted (exit ${format.code ?? format.signal})`, logFile);
+          writeFileSync(logFile, format.output)
+          throw startFailed(`storage could not be formatted (exit ${format.code ?? format.signal})`, logFile)
         }
       }
 
-      log(`services: starting Kafka ${paths.kafkaVersion} on ${DEFAULT_KAFKA_BROKERS}`);
+      log(`services: starting Kafka ${paths.kafkaVersion} on ${DEFAULT_KAFKA_BROKERS}`)
       const child = await spawnDetached(
         jdk.java,
         [
@@ -99,20 +100,18 @@ export function kafkaService(paths: ServicePaths): ManagedService {
           properties,
         ],
         { cwd: runDir, logFile },
-      );
-      writeFileSync(pidFileOf(service), `${child.pid}\n`);
-      const ready = await waitUntil(() => kafkaAnswers(DEFAULT_KAFKA_BROKERS), {
-        timeoutMs: READY_TIMEOUT_MS,
-        failFast: () => {
-          if (!isAlive(child.pid)) throw startFailed('exited while starting', logFile);
-        },
-      });
-      if (!ready) {
-        await stopPid(child.pid, service.stopGraceMs);
-        throw startFailed(`did not answer on ${DEFAULT_KAFKA_BROKERS} within ${READY_TIMEOUT_MS / 1000} s`, logFile);
+      )
+      writeFileSync(pidFileOf(service), `${child.pid}\n`)
+      const answers = async (): Promise<boolean> => {
+        if (!isAlive(child.pid)) throw startFailed('exited while starting', logFile)
+        return await kafkaAnswers(DEFAULT_KAFKA_BROKERS)
       }
-      return child.pid;
+      await waitOrFail('Kafka to answer', answers, READY_TIMEOUT_MS, async () => {
+        await stopPid(child.pid, service.stopGraceMs)
+        return startFailed(`did not answer on ${DEFAULT_KAFKA_BROKERS} within ${READY_TIMEOUT_MS / 1000} s`, logFile)
+      })
+      return child.pid
     },
-  };
-  return service;
+  }
+  return service
 }
