@@ -2,7 +2,7 @@ import { EventEmitter, once } from 'node:events'
 import type { Logger } from 'pino'
 import type { ContainerMeta, LogRecord } from '../record.js'
 import type { ContainerLog } from '../store/container-log.js'
-import { RecordReader, type StoredLine } from '../store/record-reader.js'
+import { RecordReader } from '../store/record-reader.js'
 import type { BatchLimits, Sink } from '../../sinks/sink.js'
 import type { DropCounter } from './drops.js'
 import { Positions } from './positions.js'
@@ -125,7 +125,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
       const output: Output = {
         sink,
         queue,
-        reader: new RecordReader(store),
+        reader: new RecordReader(store, container),
         acked: start,
         next: start,
         live: start === end,
@@ -204,7 +204,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
           continue
         }
         const from = output.next
-        const { lines, missing } = await output.reader.read(from, Math.min(output.queue.room, 1000), this.#bounds.queueMaxBytes / 4)
+        const { records, missing } = await output.reader.read(from, Math.min(output.queue.room, 1000), this.#bounds.queueMaxBytes / 4)
         if (this.#finished) break
         // drop-oldest may have moved the sink on while the read was under way.
         if (output.next !== from) continue
@@ -213,10 +213,9 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
           output.runner.giveUp(output.next, output.next + missing)
           output.next += missing
         }
-        for (const line of lines) {
-          const record = this.#record(line)
+        for (const record of records) {
           output.queue.push(record, recordBytes(record))
-          output.next = line.sequence + 1
+          output.next = record.sequence + 1
         }
         if (output.next > this.#store.lastSequence) output.live = true
       }
@@ -227,10 +226,6 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
       output.refilling = false
     }
     this.#checkBacklog()
-  }
-
-  #record (line: StoredLine): LogRecord {
-    return { stream: line.stream, time: line.time, line: line.line, complete: line.complete, sequence: line.sequence, container: this.container }
   }
 
   #acked (output: Output, acked: number): void {

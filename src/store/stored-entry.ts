@@ -84,14 +84,22 @@ export interface StoredEntry {
   readonly complete: boolean
 }
 
-function readVarint (buf: Buffer, at: number, end: number): { value: number, next: number } {
+// Where the last varint read ended: kept here, not in a returned object, since this runs twice
+// for every record a sink reads back from disk.
+let varintEnd = 0
+
+function readVarint (buf: Buffer, at: number, end: number): number {
   let value = 0
-  let shift = 0
+  // A running factor, not 2 ** shift: Math.pow per byte was most of the read-back's cost.
+  let factor = 1
   while (at < end) {
     const b = buf[at++] as number
-    value += (b & 0x7f) * 2 ** shift
-    if (b < 0x80) return { value, next: at }
-    shift += 7
+    value += (b & 0x7f) * factor
+    if (b < 0x80) {
+      varintEnd = at
+      return value
+    }
+    factor *= 0x80
   }
   throw new Error('stored entry: varint runs past its record')
 }
@@ -102,10 +110,14 @@ export function readStoredEntry (buf: Buffer, start: number, end: number): Store
   if (end - start < 8 || buf[start] !== 0x0a || buf[start + 1] !== 0x06) throw new Error('stored entry: no source field')
   const stream: StreamName = buf[start + 5] === 0x65 ? 'stderr' : 'stdout'
   let at = start + 8
-  if (buf[at] === TIME_TAG) at = readVarint(buf, at + 1, end).next
+  if (buf[at] === TIME_TAG) {
+    readVarint(buf, at + 1, end)
+    at = varintEnd
+  }
   if (at >= end) return { stream, line: buf.subarray(at, at), complete: false }
   if (buf[at] !== LINE_TAG) throw new Error('stored entry: unexpected field')
-  const { value: length, next } = readVarint(buf, at + 1, end)
+  const length = readVarint(buf, at + 1, end)
+  const next = varintEnd
   if (next + length !== end) throw new Error('stored entry: line length does not match its record')
   const complete = length > 0 && buf[end - 1] === 0x0a
   return { stream, line: buf.subarray(next, complete ? end - 1 : end), complete }
