@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
-import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { countingScript, docker, dockerOk, driverArgs, runToEnd as runContainer, TEST_IMAGE, uniqueName } from '../helpers/docker.js'
+import { ActiveFiles } from '../../src/protocol/active-files.js'
 import { PluginProcess } from '../helpers/plugin.js'
 
 // Through a real dockerd: what `docker logs` gives back must be exactly what the container
@@ -128,8 +128,8 @@ describe('docker logs through logrelay', () => {
 
 // The File the plugin is reading for a container, from its saved list of active Files.
 function activeFifo (containerId: string): string {
-  const active = JSON.parse(fs.readFileSync(path.join(plugin.stateDir, 'active-files.json'), 'utf8')) as Record<string, { ContainerID: string }>
-  const file = Object.entries(active).find(([, info]) => info.ContainerID === containerId)?.[0]
+  const active = new ActiveFiles(plugin.stateDir).load()
+  const file = [...active].find(([, info]) => info.ContainerID === containerId)?.[0]
   assert.ok(file !== undefined, 'the container has an active FIFO')
   return file
 }
