@@ -50,6 +50,12 @@ function putUint32 (buf: Buffer, at: number, value: number): void {
   buf[at + 3] = value
 }
 
+// Its reading counterpart, for the same reason: Buffer#readUInt32BE made a quarter of reading
+// records back for a sink.
+export function readUint32 (buf: Buffer, at: number): number {
+  return ((buf[at] as number) * 0x1000000) + (((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number))
+}
+
 const SCAN_CHUNK = 1024 * 1024
 
 // How many whole records a segment holds and where the last one ends, read in large chunks. A

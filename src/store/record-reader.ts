@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises'
 import type { ContainerMeta, LogRecord } from '../record.js'
-import { RECORD_OVERHEAD, type ContainerLog } from './container-log.js'
+import { readUint32, RECORD_OVERHEAD, type ContainerLog } from './container-log.js'
 import { readStoredEntry } from './stored-entry.js'
 
 export interface ReadResult {
@@ -11,10 +11,6 @@ export interface ReadResult {
 
 const READ_CHUNK = 1024 * 1024
 const NO_BYTES = Buffer.alloc(0)
-
-function readUint32 (buf: Buffer, at: number): number {
-  return ((buf[at] as number) * 0x1000000) + (((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number))
-}
 
 // Reads a container's records back from disk in order, from a sequence on, as the records its
 // sinks receive: how a sink that fell behind catches up. It keeps its place, and the chunk it
