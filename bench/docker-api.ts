@@ -1,33 +1,23 @@
 import http from 'node:http'
 import { dockerHost } from '../test/helpers/docker.js'
+import { socketRequest, type SocketAnswer } from '../test/helpers/plugin-client.js'
 
 // The Engine API over the daemon's socket, for benchmarks that drive a thousand containers: a
 // `docker` CLI process per call would cost more CPU than the plugin being measured.
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity })
 
-export interface ApiAnswer {
-  readonly status: number
-  readonly body: Buffer
+export async function dockerApi (method: string, path: string, body?: object): Promise<SocketAnswer> {
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
+  return await socketRequest(dockerSocket(), {
+    path: `/v1.41${path}`,
+    method,
+    agent,
+    headers: payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': payload.length },
+  }, payload)
 }
 
-export function dockerApi (method: string, path: string, body?: object): Promise<ApiAnswer> {
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      socketPath: dockerHost().replace(/^unix:\/\//, ''),
-      path: `/v1.41${path}`,
-      method,
-      agent,
-      headers: payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': payload.length },
-    }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (b: Buffer) => chunks.push(b))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }))
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end(payload)
-  })
+function dockerSocket (): string {
+  return dockerHost().replace(/^unix:\/\//, '')
 }
 
 async function ok (method: string, path: string, body?: object): Promise<Buffer> {
@@ -72,7 +62,7 @@ export async function removeContainer (id: string): Promise<void> {
 // the bytes arrive, so 500 readers at once do not hold 500 logs in the benchmark's memory.
 export function logLineCount (id: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: dockerHost().replace(/^unix:\/\//, ''), path: `/v1.41/containers/${id}/logs?stdout=1&stderr=1`, agent }, (res) => {
+    const req = http.request({ socketPath: dockerSocket(), path: `/v1.41/containers/${id}/logs?stdout=1&stderr=1`, agent }, (res) => {
       let frames = 0
       let header = Buffer.alloc(0)
       let skip = 0
