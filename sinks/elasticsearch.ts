@@ -9,7 +9,7 @@ import { conflictingOptions, httpUrlList, invalidOption, missingOption, readCaFi
 import { RecordBodyWriter } from './record-json.js'
 import { SharedClients } from './shared-clients.js'
 import type { Outcome, Sink, SinkDefinition } from './sink.js'
-import { compileTimeTemplate, renderTemplate, TIME_DIRECTIVES } from './templates.js'
+import { compileTimeTemplate, datedTemplate, renderTemplate } from './templates.js'
 
 // Elasticsearch through client.bulk: one request per batch (a 413 says so to the engine, which
 // sends the batch again in halves). Not the client's bulk helper: it batches and retries on its own (fixed
@@ -22,7 +22,7 @@ const DEFAULT_INDEX = 'logrelay-%Y.%m.%d'
 
 const esOptions = {
   urls: { name: 'es-url', kind: httpUrlList, description: 'The Elasticsearch nodes, comma-separated; requests go round robin (no sniffing). Required with sink=elasticsearch. Credentials belong in es-api-key, es-username or es-bearer-token, not in the URL.' },
-  index: { name: 'es-index', kind: text, default: DEFAULT_INDEX, description: `The index or data stream every line goes to: a template of the container's {{.Name}}, {{.ID}}, {{.ImageName}}, {{index .ContainerLabels "key"}} (as in tag) and the line's own UTC date, ${TIME_DIRECTIVES}. Container values are lowercased and characters an index name cannot hold become -.` },
+  index: { name: 'es-index', kind: datedTemplate, default: DEFAULT_INDEX, description: 'The index or data stream every line goes to: a template over the container (as for tag), with date parts from the line\'s own UTC time. Container values are lowercased and characters an index name cannot hold become -.' },
   pipeline: { name: 'es-pipeline', kind: text, description: 'An ingest pipeline every document goes through (the bulk request\'s pipeline parameter).' },
   apiKey: { name: 'es-api-key', kind: text, sensitive: true, description: 'An API key: the encoded value the create API key call returns, or id:api_key. Prefer es-api-key-file, since log-opts show in docker inspect.' },
   apiKeyFile: { name: 'es-api-key-file', kind: filePath, description: 'A file holding the API key (surrounding whitespace ignored), read when the container starts.' },
@@ -63,8 +63,8 @@ function indexProblem (name: string): string | undefined {
 // StartLogging against today's date, so a name Elasticsearch would refuse fails `docker run`
 // instead of having every line dropped later (dates only add digits, never bad characters).
 export function compileIndex (template: string, container: ContainerMeta): (timeNano: bigint) => string {
-  const rendered = renderTemplate('es-index', template, container, escapeIndexValue)
-  const index = compileTimeTemplate('es-index', rendered)
+  const rendered = renderTemplate(template, container, escapeIndexValue)
+  const index = compileTimeTemplate(rendered)
   const sample = index(BigInt(Date.now()) * 1_000_000n)
   const problem = indexProblem(sample)
   if (problem !== undefined) {

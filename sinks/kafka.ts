@@ -10,7 +10,7 @@ import { conflictingOptions, invalidOption, missingOption, readCaFile, readOptio
 import { RecordBodyWriter } from './record-json.js'
 import { SharedClients } from './shared-clients.js'
 import type { Outcome, Sink, SinkDefinition } from './sink.js'
-import { renderTemplate } from './templates.js'
+import { containerTemplate, renderTemplate } from './templates.js'
 
 // kafkajs ships gzip only; snappy comes from its author's pure-JS codec. LZ4 and zstd codecs
 // need native builds (and Node 20's zlib has no zstd), so they are not offered. The codec table
@@ -32,8 +32,8 @@ const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/
 
 export const kafkaOptions = {
   brokers: { name: 'kafka-brokers', kind: list({ accepts: 'host:port (port 1 to 65535)', check: isHostPort }), default: '', description: 'The brokers to bootstrap from, as host:port; required with sink=kafka.' },
-  topic: { name: 'kafka-topic', kind: text, default: 'docker-logs', description: 'The topic, a template over the container as for tag ({{.Name}}, {{.ID}}, {{.ImageName}}, {{index .ContainerLabels "key"}}, ...); it must render to a valid topic name or docker run fails.' },
-  key: { name: 'kafka-key', kind: text, default: '{{.FullID}}', description: 'The message key, a template as for kafka-topic. The container ID keeps each container\'s lines in order in one partition; empty sends no key, spreading lines over partitions.' },
+  topic: { name: 'kafka-topic', kind: containerTemplate, default: 'docker-logs', description: 'The topic, a template over the container as for tag; it must render to a valid topic name or docker run fails.' },
+  key: { name: 'kafka-key', kind: containerTemplate, default: '{{.FullID}}', description: 'The message key, a template as for kafka-topic. The container ID keeps each container\'s lines in order in one partition; empty sends no key, spreading lines over partitions.' },
   format: { name: 'kafka-format', kind: oneOf(['json', 'raw']), default: 'json', description: 'json writes the shared JSON record; raw writes the line\'s bytes alone.' },
   acks: { name: 'kafka-acks', kind: oneOf(['all', '1', '0']), default: 'all', description: 'Acknowledgements a write waits for: all in-sync replicas, 1 (the leader), or 0 (none, so a write the broker loses is never retried).' },
   compression: { name: 'kafka-compression', kind: oneOf(['none', 'gzip', 'snappy']), default: 'none', description: 'Compression of each request\'s records: none, gzip or snappy.' },
@@ -278,11 +278,11 @@ export const kafkaSink: SinkDefinition = {
   batchDefaults: { maxRecords: 1000, maxBytes: '1m', timeoutMs: 200, concurrency: 1 },
   open (options: Options, container: ContainerMeta, log: Logger): Sink {
     const o = options.read(kafkaOptions)
-    const topic = renderTemplate('kafka-topic', o.topic, container)
+    const topic = renderTemplate(o.topic, container)
     if (!TOPIC.test(topic) || topic === '.' || topic === '..') {
       throw invalidOption('kafka-topic', o.topic, `renders to "${topic}" for this container`, 'a topic name of 1 to 249 letters, digits, \'.\', \'_\' and \'-\'')
     }
-    const key = renderTemplate('kafka-key', o.key, container)
+    const key = renderTemplate(o.key, container)
     const connection = connectionOf(o)
     return new KafkaSink(producers.acquire(connection.id, () => new LazyProducer(connection.config, log)), o, topic, key)
   },

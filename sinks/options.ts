@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto'
 import fs from 'node:fs'
 import { errorMessage, PluginError } from '../src/errors.js'
 import type { OptionKind } from '../src/options/kinds.js'
-import { envName } from '../src/options/schema.js'
+import { echo, envName } from '../src/options/schema.js'
 
 // What every sink's options have in common: URLs that carry no credentials, files read at
 // container start (CA certificates, secrets), a secret given inline or in a file, the errors
@@ -66,7 +66,7 @@ export const httpUrlList: OptionKind<readonly string[]> = {
 
 // `value` is echoed as given: callers pass a path or a template, never a secret.
 export function invalidOption (name: string, value: string | undefined, problem: string, accepts: string): PluginError {
-  return new PluginError('LOGRELAY_ERR_OPT_INVALID', `invalid log-opt ${name}${value === undefined ? '' : `="${value}"`} (${problem}): expected ${accepts}`)
+  return new PluginError('LOGRELAY_ERR_OPT_INVALID', `invalid log-opt ${name}${value === undefined ? '' : `=${echo(value)}`} (${problem}): expected ${accepts}`)
 }
 
 // Options that make sense only together or only apart.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import os from 'node:os'
 import { after, test } from 'node:test'
-import { bool, duration, filePath, integer, oneOf, regex, size, type OptionKind } from '../src/options/kinds.js'
+import { bool, duration, filePath, integer, oneOf, regex, size, text, type OptionKind } from '../src/options/kinds.js'
 import { parseOptions, readOptionDefaults } from '../src/options/schema.js'
 import { coreLogOptions, logOptionSpecs, readPluginSettings } from '../src/settings.js'
 import { docker, TEST_IMAGE } from './helpers/docker.js'
@@ -78,6 +78,7 @@ test('kinds refuse what they cannot take: sizes past any disk, durations, number
   check(bool, 'yes', /not a boolean/)
   check(regex, '(', /not a valid regular expression/)
   check(filePath, 'relative/path', /not an absolute path/)
+  check(text, 'a\r\nInjected: header', /control character/)
   assert.equal(size(1).parse('1.5k'), 1536)
   assert.equal(duration(0).parse('7d'), 7 * 86_400_000)
 })
@@ -89,4 +90,5 @@ test('plugin settings: defaults, the machine\'s host name, and errors named by t
   assert.equal(settings.hostName, os.hostname())
   assert.equal(readPluginSettings({ LOGRELAY_HOST_NAME: 'edge-7' }).hostName, 'edge-7')
   assert.throws(() => readPluginSettings({ LOGRELAY_STORE_RETENTION: 'forever' }), /invalid plugin setting LOGRELAY_STORE_RETENTION="forever" \(not a duration\)/)
+  assert.throws(() => readPluginSettings({ LOGRELAY_STATE_DIR: 'state' }), /invalid plugin setting LOGRELAY_STATE_DIR="state" \(not an absolute path\): expected an absolute path to a directory/)
 })

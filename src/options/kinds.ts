@@ -12,7 +12,21 @@ export interface OptionKind<T> {
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 }
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
-export const text: OptionKind<string> = { accepts: 'any text', parse: (raw) => raw }
+// No option is a place for a line break or another control character: in a header, a request
+// line or a log line it would split what it is written into (tabs are fine).
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/
+
+function checkNoControl (raw: string): void {
+  if (CONTROL.test(raw)) throw new Error('it holds a control character (a line break, say)')
+}
+
+export const text: OptionKind<string> = {
+  accepts: 'text without control characters',
+  parse: (raw) => {
+    checkNoControl(raw)
+    return raw
+  },
+}
 
 export function integer (min: number, max: number): OptionKind<number> {
   return {
@@ -33,7 +47,7 @@ const MAX_SIZE = 2 ** 50
 // Sizes as docker writes them (max-size=20m): a number with an optional k, m or g (binary).
 export function size (min: number): OptionKind<number> {
   return {
-    accepts: `a size such as 512k, 64m or 2g (at least ${min} bytes)`,
+    accepts: `a size such as 512k, 64m or 2g, from ${min} bytes to ${MAX_SIZE / 1024 ** 3}g`,
     parse: (raw) => {
       const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim())
       const unit = SIZE_UNITS[(match?.[2] ?? 'x').toLowerCase()]
@@ -50,7 +64,7 @@ const MAX_DURATION_MS = 100 * 365 * 86_400_000
 
 export function duration (minMs: number): OptionKind<number> {
   return {
-    accepts: `a duration such as 500ms, 30s, 5m, 12h or 7d${minMs > 0 ? ` (at least ${minMs} ms)` : ''}`,
+    accepts: `a duration such as 500ms, 30s, 5m, 12h or 7d, from ${minMs} ms to ${MAX_DURATION_MS / 86_400_000}d`,
     parse: (raw) => {
       const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(raw.trim())
       const unit = DURATION_UNITS[match?.[2] ?? '']
@@ -89,6 +103,7 @@ export function list (item?: { accepts: string, check: (value: string) => boolea
   return {
     accepts: item === undefined ? 'a comma-separated list' : `a comma-separated list of ${item.accepts}`,
     parse: (raw) => {
+      checkNoControl(raw)
       const values = raw.split(',').map((v) => v.trim()).filter((v) => v !== '')
       const bad = item === undefined ? undefined : values.find((v) => !item.check(v))
       if (bad !== undefined) throw new Error(`"${bad}" is not accepted`)
@@ -108,13 +123,18 @@ export const regex: OptionKind<RegExp> = {
   },
 }
 
-// A file read at container start from the plugin's own filesystem (a managed plugin sees only
-// what its config.json mounts), so a relative path would depend on the plugin's working
-// directory.
-export const filePath: OptionKind<string> = {
-  accepts: 'an absolute path to a file the plugin can read',
-  parse: (raw) => {
-    if (!raw.startsWith('/')) throw new Error('not an absolute path')
-    return raw
-  },
+// Paths are the plugin's own filesystem (a managed plugin sees only what its config.json
+// mounts), so a relative one would depend on the plugin's working directory.
+export function absolutePath (what: string): OptionKind<string> {
+  return {
+    accepts: `an absolute path to ${what}`,
+    parse: (raw) => {
+      checkNoControl(raw)
+      if (!raw.startsWith('/')) throw new Error('not an absolute path')
+      return raw
+    },
+  }
 }
+
+// A file read at container start.
+export const filePath: OptionKind<string> = absolutePath('a file the plugin can read')

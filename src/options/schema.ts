@@ -44,12 +44,19 @@ function daemonOwned (name: string): boolean {
 
 export type ValueSource = 'log-opt' | 'plugin setting'
 
+// How a value is echoed in an error: quoted and escaped (a line break would split the message
+// `docker run` prints), and cut short, since a log-opt may be megabytes long.
+const ECHO_CHARS = 120
+export function echo (raw: string): string {
+  return raw.length <= ECHO_CHARS ? JSON.stringify(raw) : `${JSON.stringify(raw.slice(0, ECHO_CHARS))}... (${raw.length} characters)`
+}
+
 // `shown` is the name the user set: the log-opt, or the plugin env variable.
 export function parseValue (spec: AnySpec, raw: string, source: ValueSource, shown: string): unknown {
   try {
     return spec.kind.parse(raw)
   } catch (err) {
-    const given = spec.sensitive === true ? ' (value not shown)' : `="${spec.kind.show?.(raw) ?? raw}"`
+    const given = spec.sensitive === true ? ' (value not shown)' : `=${echo(spec.kind.show?.(raw) ?? raw)}`
     throw new PluginError(source === 'log-opt' ? 'LOGRELAY_ERR_OPT_INVALID' : 'LOGRELAY_ERR_ENV_INVALID',
       `invalid ${source} ${shown}${given} (${(err as Error).message}): expected ${spec.kind.accepts}`)
   }
