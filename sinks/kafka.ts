@@ -3,10 +3,11 @@ import tls from 'node:tls'
 import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type KafkaConfig, type Message, type Producer, type ProducerBatch, type SASLOptions } from 'kafkajs'
 import createSnappyCodec from 'kafkajs-snappy'
 import type { Logger } from 'pino'
+import { errorMessage, PluginError } from '../src/errors.js'
 import { bool, filePath, integer, list, oneOf, size, text } from '../src/options/kinds.js'
-import type { AnySpec, Options, OptionValues } from '../src/options/schema.js'
+import { echo, type AnySpec, type Options, type OptionValues } from '../src/options/schema.js'
 import { timeNanoOf, type ContainerMeta, type LogRecord } from '../src/record.js'
-import { conflictingOptions, invalidOption, missingOption, readCaFile, readOptionFile, readSecret } from './options.js'
+import { conflictingOptions, invalidOption, missingOption, readCaFile, readSecret } from './options.js'
 import { RecordBodyWriter } from './record-json.js'
 import { SharedClients } from './shared-clients.js'
 import type { Outcome, Sink, SinkDefinition } from './sink.js'
@@ -39,14 +40,14 @@ export const kafkaOptions = {
   compression: { name: 'kafka-compression', kind: oneOf(['none', 'gzip', 'snappy']), default: 'none', description: 'Compression of each request\'s records: none, gzip or snappy.' },
   clientId: { name: 'kafka-client-id', kind: text, default: 'logrelay', description: 'The client id the brokers see (quotas, request logs).' },
   tls: { name: 'kafka-tls', kind: bool, default: 'false', description: 'Connect with TLS; implied by kafka-tls-ca-file and kafka-tls-cert-file.' },
-  tlsCaFile: { name: 'kafka-tls-ca-file', kind: filePath, description: 'A PEM file of the CA certificates to trust instead of the system ones.' },
-  tlsCertFile: { name: 'kafka-tls-cert-file', kind: filePath, description: 'A PEM client certificate for mutual TLS; needs kafka-tls-key-file.' },
-  tlsKeyFile: { name: 'kafka-tls-key-file', kind: filePath, description: 'The PEM private key of kafka-tls-cert-file.' },
+  tlsCaFile: { name: 'kafka-tls-ca-file', kind: filePath('a PEM file of CA certificates'), description: 'A PEM file of the CA certificates to trust instead of the system ones.' },
+  tlsCertFile: { name: 'kafka-tls-cert-file', kind: filePath('a PEM client certificate'), description: 'A PEM client certificate for mutual TLS; needs kafka-tls-key-file.' },
+  tlsKeyFile: { name: 'kafka-tls-key-file', kind: filePath('a PEM private key'), description: 'The PEM private key of kafka-tls-cert-file.' },
   tlsVerify: { name: 'kafka-tls-verify', kind: bool, default: 'true', description: 'Verify the brokers\' certificates and host names; false only for testing.' },
   saslMechanism: { name: 'kafka-sasl-mechanism', kind: oneOf(SASL_MECHANISMS), default: 'none', description: 'SASL authentication: none, plain, scram-sha-256 or scram-sha-512 (use TLS with plain).' },
   saslUsername: { name: 'kafka-sasl-username', kind: text, description: 'The SASL user name.' },
   saslPassword: { name: 'kafka-sasl-password', kind: text, sensitive: true, description: 'The SASL password. It shows in docker inspect: prefer kafka-sasl-password-file.' },
-  saslPasswordFile: { name: 'kafka-sasl-password-file', kind: filePath, description: 'A file holding the SASL password (surrounding whitespace ignored); read when the container starts.' },
+  saslPasswordFile: { name: 'kafka-sasl-password-file', kind: filePath('a file holding the SASL password'), description: 'A file holding the SASL password (surrounding whitespace ignored); read when the container starts.' },
   connectTimeoutMs: { name: 'kafka-connect-timeout-ms', kind: integer(100, 300_000), default: '10000', description: 'How long a connection to a broker (TLS and SASL included) may take.' },
   requestTimeoutMs: { name: 'kafka-request-timeout-ms', kind: integer(1000, 600_000), default: '30000', description: 'How long a request may wait for the broker\'s answer; also the broker\'s own wait for acks.' },
   messageMaxBytes: { name: 'kafka-message-max-bytes', kind: size(1024), default: '1000000', description: 'The most bytes of records in one request, under the broker\'s message.max.bytes; a batch that encodes larger is sent again in halves, in order.' },
@@ -54,27 +55,29 @@ export const kafkaOptions = {
 
 type KafkaOptions = OptionValues<typeof kafkaOptions>
 
-function tlsOptions (o: KafkaOptions): tls.ConnectionOptions | undefined {
-  const ca = readCaFile('kafka-tls-ca-file', o.tlsCaFile)
-  if ((o.tlsCertFile === undefined) !== (o.tlsKeyFile === undefined)) {
+function tlsOptions (o: KafkaOptions, options: Options): tls.ConnectionOptions | undefined {
+  const ca = readCaFile('kafka-tls-ca-file', options.file(kafkaOptions.tlsCaFile))
+  const certFile = options.file(kafkaOptions.tlsCertFile)
+  const keyFile = options.file(kafkaOptions.tlsKeyFile)
+  if ((certFile === undefined) !== (keyFile === undefined)) {
     throw conflictingOptions('kafka-tls-cert-file and kafka-tls-key-file', 'both (mutual TLS) or neither')
   }
-  if (!o.tls && ca === undefined && o.tlsCertFile === undefined) return undefined
+  if (!o.tls && ca === undefined && certFile === undefined) return undefined
   const tlsOptions: tls.ConnectionOptions = { rejectUnauthorized: o.tlsVerify, ...(ca === undefined ? {} : { ca }) }
-  if (o.tlsCertFile === undefined || o.tlsKeyFile === undefined) return tlsOptions
-  const cert = readOptionFile('kafka-tls-cert-file', o.tlsCertFile, 'a readable PEM client certificate')
-  const key = readOptionFile('kafka-tls-key-file', o.tlsKeyFile, 'a readable PEM private key')
+  if (certFile === undefined || keyFile === undefined) return tlsOptions
+  const cert = certFile.text
+  const key = keyFile.text
   // Loading them now fails `docker run` for a file that is not PEM or a key that does not match
   // its certificate, instead of a connection that fails later over and over. No network here.
   try {
     tls.createSecureContext({ cert, key })
   } catch (err) {
-    throw invalidOption('kafka-tls-cert-file', `${o.tlsCertFile}" / kafka-tls-key-file="${o.tlsKeyFile}`, (err as Error).message, 'PEM, the key matching the certificate')
+    throw new PluginError('LOGRELAY_ERR_OPT_FILE', `invalid log-opt kafka-tls-cert-file=${echo(certFile.path)} / kafka-tls-key-file=${echo(keyFile.path)} (${errorMessage(err)}): expected PEM, the key matching the certificate`)
   }
   return { ...tlsOptions, cert, key }
 }
 
-function saslOptions (o: KafkaOptions): SASLOptions | undefined {
+function saslOptions (o: KafkaOptions, options: Options): SASLOptions | undefined {
   const mechanism = o.saslMechanism
   if (mechanism === 'none') {
     if (o.saslUsername !== undefined || o.saslPassword !== undefined || o.saslPasswordFile !== undefined) {
@@ -83,7 +86,7 @@ function saslOptions (o: KafkaOptions): SASLOptions | undefined {
     return undefined
   }
   if (o.saslUsername === undefined) throw missingOption('kafka-sasl-username', `with kafka-sasl-mechanism=${mechanism}`, 'the SASL user name')
-  const password = readSecret('kafka-sasl-password', o.saslPassword, o.saslPasswordFile, 'the SASL password')
+  const password = readSecret('kafka-sasl-password', o.saslPassword, options.file(kafkaOptions.saslPasswordFile), 'the SASL password')
   if (password === undefined) {
     throw missingOption('kafka-sasl-password-file', `with kafka-sasl-mechanism=${mechanism}`, 'a file holding the SASL password (or kafka-sasl-password)')
   }
@@ -96,10 +99,10 @@ interface Connection {
   readonly config: KafkaConfig
 }
 
-function connectionOf (o: KafkaOptions): Connection {
+function connectionOf (o: KafkaOptions, options: Options): Connection {
   if (o.brokers.length === 0) throw missingOption('kafka-brokers', 'with sink=kafka', 'a comma-separated list of host:port')
-  const ssl = tlsOptions(o)
-  const sasl = saslOptions(o)
+  const ssl = tlsOptions(o, options)
+  const sasl = saslOptions(o, options)
   const config: KafkaConfig = {
     brokers: [...o.brokers],
     clientId: o.clientId,
@@ -283,7 +286,7 @@ export const kafkaSink: SinkDefinition = {
       throw invalidOption('kafka-topic', o.topic, `renders to "${topic}" for this container`, 'a topic name of 1 to 249 letters, digits, \'.\', \'_\' and \'-\'')
     }
     const key = renderTemplate(o.key, container)
-    const connection = connectionOf(o)
+    const connection = connectionOf(o, options)
     return new KafkaSink(producers.acquire(connection.id, () => new LazyProducer(connection.config, log)), o, topic, key)
   },
   closeAll: async () => await producers.closeAll(),

@@ -77,7 +77,7 @@ test('kinds refuse what they cannot take: sizes past any disk, durations, number
   check(oneOf(['a', 'b']), 'c', /not an accepted value/)
   check(bool, 'yes', /not a boolean/)
   check(regex, '(', /not a valid regular expression/)
-  check(filePath, 'relative/path', /not an absolute path/)
+  check(filePath('a file'), 'relative/path', /not an absolute path/)
   check(text, 'a\r\nInjected: header', /control character/)
   assert.equal(size(1).parse('1.5k'), 1536)
   assert.equal(duration(0).parse('7d'), 7 * 86_400_000)

@@ -7,6 +7,8 @@ export interface OptionKind<T> {
   readonly parse: (raw: string) => T
   // How a value is echoed in an error, for kinds whose values may hold a credential.
   readonly show?: (raw: string) => string
+  // The value is the path of a file the plugin reads (schema.ts, loadOptions), up to this size.
+  readonly file?: { readonly maxBytes: number }
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 }
@@ -136,5 +138,13 @@ export function absolutePath (what: string): OptionKind<string> {
   }
 }
 
-// A file read at container start.
-export const filePath: OptionKind<string> = absolutePath('a file the plugin can read')
+// CA bundles, keys, secrets and header lists are kilobytes; a file this large is a mistake.
+export const FILE_MAX_BYTES = 1024 * 1024
+
+// A file read at container start, whole: never a FIFO or a device (src/options/files.ts).
+export function filePath (what: string): OptionKind<string> {
+  return {
+    ...absolutePath(`${what} the plugin can read (a regular file of at most ${FILE_MAX_BYTES / 1024 / 1024} MiB)`),
+    file: { maxBytes: FILE_MAX_BYTES },
+  }
+}

@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { BacklogBudget, ContainerDelivery } from '../delivery/delivery.js'
 import { DropCounter } from '../delivery/drops.js'
 import { PluginError } from '../errors.js'
-import { parseOptions, readOptionDefaults, type Options } from '../options/schema.js'
+import { loadOptions, parseOptions, readOptionDefaults, type Options } from '../options/schema.js'
 import { coreLogOptions, logOptionSpecs, type PluginSettings } from '../settings.js'
 import type { ContainerMeta } from '../record.js'
 import type { ContainerLog } from '../store/container-log.js'
@@ -49,14 +49,21 @@ export class LogDriver {
 
   // Validates the options (the only place the daemon lets a plugin refuse them) and starts
   // reading. Never does network I/O: a backend that is down must not refuse a container.
-  startLogging (file: string, info: ContainerInfo): void {
+  async startLogging (file: string, info: ContainerInfo): Promise<void> {
     if (this.#streams.has(file)) return
-    this.#open(file, info, true)
+    const options = await this.#options(info)
+    // A repeated StartLogging may have opened it while the files were read.
+    if (this.#streams.has(file)) return
+    this.#open(file, info, options, true)
   }
 
-  #open (file: string, info: ContainerInfo, fresh: boolean): void {
+  // The container's options, with the files they name read (the only part that waits).
+  async #options (info: ContainerInfo): Promise<Options> {
     if (!isSafeContainerId(info.ContainerID)) throw new PluginError('LOGRELAY_ERR_REQ_FIELD', `Info.ContainerID ${JSON.stringify(info.ContainerID)} is not a container ID`)
-    const options = parseOptions(logOptionSpecs, info.Config, this.#defaults)
+    return await loadOptions(logOptionSpecs, info.Config, this.#defaults)
+  }
+
+  #open (file: string, info: ContainerInfo, options: Options, fresh: boolean): void {
     const core = options.read(coreLogOptions)
     const container = containerMeta(info, options, this.#settings.hostName)
     const store = this.#store.container(info.ContainerID)
@@ -119,10 +126,11 @@ export class LogDriver {
   // After a restart: re-open the Files whose daemon side is still open (a FIFO that is gone or
   // at EOF at once finishes by itself and is forgotten), then resume the delivery of every
   // container whose sinks have not had all of its records, stopped containers included.
-  reattach (): void {
+  async reattach (): Promise<void> {
     for (const [file, info] of [...this.#active.load()]) {
       try {
-        this.#open(file, info, false)
+        const options = await this.#options(info)
+        if (!this.#streams.has(file)) this.#open(file, info, options, false)
       } catch (err) {
         this.#log.warn({ err, file }, 'cannot re-attach a saved log FIFO; forgetting it')
         this.#active.remove(file)
@@ -133,7 +141,9 @@ export class LogDriver {
       const info = readContainerInfo(this.#store.containerDir(id))
       if (info === undefined || info.ContainerID !== id) continue
       try {
-        const options = parseOptions(logOptionSpecs, info.Config, this.#defaults)
+        const options = await this.#options(info)
+        // A StartLogging of this container may have started its delivery meanwhile.
+        if (this.#deliveries.has(id)) continue
         const store = this.#store.container(id)
         store.maxSize = options.read(coreLogOptions).storeMaxBytes
         const delivery = this.#delivery(info, options, containerMeta(info, options, this.#settings.hostName), store)
