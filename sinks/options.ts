@@ -1,7 +1,8 @@
 import { X509Certificate } from 'node:crypto'
 import { errorMessage, PluginError } from '../src/errors.js'
 import type { OptionKind } from '../src/options/kinds.js'
-import { echo, envName, type OptionFile } from '../src/options/schema.js'
+import { echo } from '../src/options/kinds.js'
+import { envName, type OptionFile } from '../src/options/schema.js'
 
 // What every sink's options have in common: URLs that carry no credentials, the files read at
 // container start (CA certificates, secrets; loadOptions reads them), a secret given inline or

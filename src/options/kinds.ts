@@ -11,6 +11,13 @@ export interface OptionKind<T> {
   readonly file?: { readonly maxBytes: number }
 }
 
+// How a value is echoed in an error: quoted and escaped (a line break would split the message
+// `docker run` prints), and cut short, since a log-opt may be megabytes long.
+const ECHO_CHARS = 120
+export function echo (raw: string): string {
+  return raw.length <= ECHO_CHARS ? JSON.stringify(raw) : `${JSON.stringify(raw.slice(0, ECHO_CHARS))}... (${raw.length} characters)`
+}
+
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 }
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
@@ -108,7 +115,7 @@ export function list (item?: { accepts: string, check: (value: string) => boolea
       checkNoControl(raw)
       const values = raw.split(',').map((v) => v.trim()).filter((v) => v !== '')
       const bad = item === undefined ? undefined : values.find((v) => !item.check(v))
-      if (bad !== undefined) throw new Error(`"${bad}" is not accepted`)
+      if (bad !== undefined) throw new Error(`${echo(bad)} is not accepted`)
       return values
     },
   }

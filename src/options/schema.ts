@@ -1,6 +1,6 @@
 import { errorMessage, PluginError } from '../errors.js'
 import { readBoundedFile } from './files.js'
-import type { OptionKind } from './kinds.js'
+import { echo, type OptionKind } from './kinds.js'
 
 // Two string maps configure logrelay: the plugin's env (config.json, `docker plugin set`) gives
 // defaults, and a container's log-opts override them. Every log-opt has an env twin named
@@ -44,13 +44,6 @@ function daemonOwned (name: string): boolean {
 }
 
 export type ValueSource = 'log-opt' | 'plugin setting'
-
-// How a value is echoed in an error: quoted and escaped (a line break would split the message
-// `docker run` prints), and cut short, since a log-opt may be megabytes long.
-const ECHO_CHARS = 120
-export function echo (raw: string): string {
-  return raw.length <= ECHO_CHARS ? JSON.stringify(raw) : `${JSON.stringify(raw.slice(0, ECHO_CHARS))}... (${raw.length} characters)`
-}
 
 // `shown` is the name the user set: the log-opt, or the plugin env variable.
 export function parseValue (spec: AnySpec, raw: string, source: ValueSource, shown: string): unknown {
