@@ -205,7 +205,7 @@ function open (options: Options, container: ContainerMeta, log: Logger): Sink {
   const connection: Connection = {
     urls: o.urls,
     auth: readAuth(o, options),
-    ca: readCaFile('es-tls-ca-file', options.file(esOptions.tlsCaFile)),
+    ca: readCaFile(options.file(esOptions.tlsCaFile)),
     verify: o.tlsVerify,
     timeoutMs: o.requestTimeoutMs,
   }

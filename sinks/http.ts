@@ -115,7 +115,7 @@ function headersFromFile (file: OptionFile): HeaderPair[] {
   try {
     return parseHeaderPairs(items.map((i) => i.item), (i) => `line ${items[i]?.line ?? '?'}`)
   } catch (err) {
-    throw invalidOptionFile('http-headers-file', file, errorMessage(err), 'a file of "Name: value" lines')
+    throw invalidOptionFile(file, errorMessage(err), 'a file of "Name: value" lines')
   }
 }
 
@@ -128,7 +128,7 @@ function httpTarget (o: HttpOptions, options: Options): HttpTarget {
   if (headersFile !== undefined) {
     for (const pair of headersFromFile(headersFile)) {
       if (pairs.some(([n]) => n.toLowerCase() === pair[0].toLowerCase())) {
-        throw invalidOptionFile('http-headers-file', headersFile, `header ${pair[0]} is also given in http-headers`, 'each header named once')
+        throw invalidOptionFile(headersFile, `header ${pair[0]} is also given in http-headers`, 'each header named once')
       }
       pairs.push(pair)
     }
@@ -136,7 +136,7 @@ function httpTarget (o: HttpOptions, options: Options): HttpTarget {
   const headers: Record<string, string> = { 'content-type': CONTENT_TYPES[o.format], 'user-agent': 'logrelay' }
   if (o.gzip) headers['content-encoding'] = 'gzip'
   for (const [name, value] of pairs) headers[name.toLowerCase()] = value
-  const ca = readCaFile('http-tls-ca-file', options.file(httpOptions.tlsCaFile))
+  const ca = readCaFile(options.file(httpOptions.tlsCaFile))
   return {
     origin: target.origin,
     path: `${target.pathname}${target.search}`,

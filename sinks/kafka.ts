@@ -23,7 +23,7 @@ const ACKS = { all: -1, 1: 1, 0: 0 } as const
 const SASL_MECHANISMS = ['none', 'plain', 'scram-sha-256', 'scram-sha-512'] as const
 
 // host:port with a port from 1 to 65535; the host a name, an IPv4 address or a bracketed IPv6.
-const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]/]+):(\d{1,5})$/
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/
 function isHostPort (value: string): boolean {
   const port = Number(HOST_PORT.exec(value)?.[2] ?? 0)
   return port >= 1 && port <= 65535
@@ -32,7 +32,7 @@ function isHostPort (value: string): boolean {
 const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/
 
 export const kafkaOptions = {
-  brokers: { name: 'kafka-brokers', kind: list({ accepts: 'host:port (port 1 to 65535)', check: isHostPort }), default: '', description: 'The brokers to bootstrap from, as host:port; required with sink=kafka.' },
+  brokers: { name: 'kafka-brokers', kind: list({ accepts: 'host:port (a host name, an IPv4 address or a bracketed IPv6 one; port 1 to 65535)', check: isHostPort }), default: '', description: 'The brokers to bootstrap from, as host:port; required with sink=kafka.' },
   topic: { name: 'kafka-topic', kind: containerTemplate, default: 'docker-logs', description: 'The topic, a template over the container as for tag; it must render to a valid topic name or docker run fails.' },
   key: { name: 'kafka-key', kind: containerTemplate, default: '{{.FullID}}', description: 'The message key, a template as for kafka-topic. The container ID keeps each container\'s lines in order in one partition; empty sends no key, spreading lines over partitions.' },
   format: { name: 'kafka-format', kind: oneOf(['json', 'raw']), default: 'json', description: 'json writes the shared JSON record; raw writes the line\'s bytes alone.' },
@@ -56,7 +56,7 @@ export const kafkaOptions = {
 type KafkaOptions = OptionValues<typeof kafkaOptions>
 
 function tlsOptions (o: KafkaOptions, options: Options): tls.ConnectionOptions | undefined {
-  const ca = readCaFile('kafka-tls-ca-file', options.file(kafkaOptions.tlsCaFile))
+  const ca = readCaFile(options.file(kafkaOptions.tlsCaFile))
   const certFile = options.file(kafkaOptions.tlsCertFile)
   const keyFile = options.file(kafkaOptions.tlsKeyFile)
   if ((certFile === undefined) !== (keyFile === undefined)) {
@@ -72,7 +72,7 @@ function tlsOptions (o: KafkaOptions, options: Options): tls.ConnectionOptions |
   try {
     tls.createSecureContext({ cert, key })
   } catch (err) {
-    throw new PluginError('LOGRELAY_ERR_OPT_FILE', `invalid log-opt kafka-tls-cert-file=${echo(certFile.path)} / kafka-tls-key-file=${echo(keyFile.path)} (${errorMessage(err)}): expected PEM, the key matching the certificate`)
+    throw new PluginError('LOGRELAY_ERR_OPT_FILE', `invalid ${certFile.setBy}=${echo(certFile.path)} / ${keyFile.setBy}=${echo(keyFile.path)} (${errorMessage(err)}): expected PEM, the key matching the certificate`)
   }
   return { ...tlsOptions, cert, key }
 }

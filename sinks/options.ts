@@ -80,24 +80,24 @@ export function missingOption (name: string, condition: string, accepts: string)
     `log-opt ${name} is required ${condition}: expected ${accepts} (as a log-opt, or as the plugin default ${envName(name)})`)
 }
 
-export function invalidOptionFile (name: string, file: OptionFile, problem: string, accepts: string): PluginError {
-  return new PluginError('LOGRELAY_ERR_OPT_FILE', `invalid log-opt ${name}=${echo(file.path)} (${problem}): expected ${accepts}`)
+export function invalidOptionFile (file: OptionFile, problem: string, accepts: string): PluginError {
+  return new PluginError('LOGRELAY_ERR_OPT_FILE', `invalid ${file.setBy}=${echo(file.path)} (${problem}): expected ${accepts}`)
 }
 
 const CA_ACCEPTS = 'a readable PEM file of CA certificates'
 
 // TLS quietly ignores a CA file without certificates; parsing each one fails docker run
 // instead, for a key or a DER file given by mistake.
-export function readCaFile (name: string, file: OptionFile | undefined): string | undefined {
+export function readCaFile (file: OptionFile | undefined): string | undefined {
   if (file === undefined) return undefined
   const pem = file.text
   const certificates = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []
-  if (certificates.length === 0) throw invalidOptionFile(name, file, 'no PEM certificate in it', CA_ACCEPTS)
+  if (certificates.length === 0) throw invalidOptionFile(file, 'no PEM certificate in it', CA_ACCEPTS)
   for (const certificate of certificates) {
     try {
       void new X509Certificate(certificate)
     } catch (err) {
-      throw invalidOptionFile(name, file, errorMessage(err), CA_ACCEPTS)
+      throw invalidOptionFile(file, errorMessage(err), CA_ACCEPTS)
     }
   }
   return pem
@@ -111,7 +111,7 @@ export function readSecret (name: string, inline: string | undefined, file: Opti
   }
   if (file === undefined) return inline
   const content = file.text.trim()
-  if (content === '') throw invalidOptionFile(`${name}-file`, file, 'it is empty', `a file holding ${what}`)
+  if (content === '') throw invalidOptionFile(file, 'it is empty', `a file holding ${what}`)
   return content
 }
 

@@ -4,6 +4,7 @@ import { after, test } from 'node:test'
 import { bool, duration, filePath, integer, oneOf, regex, size, text, type OptionKind } from '../src/options/kinds.js'
 import { parseOptions, readOptionDefaults } from '../src/options/schema.js'
 import { coreLogOptions, logOptionSpecs, readPluginSettings } from '../src/settings.js'
+import { kafkaOptions } from '../sinks/kafka.js'
 import { docker, TEST_IMAGE } from './helpers/docker.js'
 import { PluginProcess } from './helpers/plugin.js'
 
@@ -79,6 +80,10 @@ test('kinds refuse what they cannot take: sizes past any disk, durations, number
   check(regex, '(', /not a valid regular expression/)
   check(filePath('a file'), 'relative/path', /not an absolute path/)
   check(text, 'a\r\nInjected: header', /control character/)
+  // Regression: kafka-brokers=host:99999 was accepted.
+  const brokers = kafkaOptions.brokers.kind
+  for (const bad of ['host:99999', 'host:0', ':9092', 'host', 'ho$t:9092', '::1:9092']) check(brokers, bad, /is not accepted/)
+  assert.deepEqual(brokers.parse('kafka-1.example:9092, [::1]:9093,10.0.0.7:65535'), ['kafka-1.example:9092', '[::1]:9093', '10.0.0.7:65535'])
   assert.equal(size(1).parse('1.5k'), 1536)
   assert.equal(duration(0).parse('7d'), 7 * 86_400_000)
 })

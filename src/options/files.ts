@@ -31,14 +31,21 @@ export async function readBoundedFile (path: string, maxBytes: number): Promise<
     if (!stat.isFile()) throw new Error(`${whatItIs(stat)}, not a regular file`)
     // The size fstat gives is only a hint (a file in /proc says 0, a log may grow): the read
     // itself stops one byte past the bound, which tells "too large" from "exactly the bound".
+    // The buffer starts at the size fstat gives, so a thousand containers starting at once with
+    // small files do not each hold a whole bound's worth.
     if (stat.size > maxBytes) throw new Error(`${stat.size} bytes, more than ${maxBytes}`)
-    const buffer = Buffer.alloc(maxBytes + 1)
+    let buffer = Buffer.alloc(Math.min(Math.max(stat.size + 1, 4096), maxBytes + 1))
     let length = 0
     for (;;) {
+      if (length === buffer.length) {
+        if (length > maxBytes) throw new Error(`more than ${maxBytes} bytes`)
+        const grown = Buffer.alloc(Math.min(buffer.length * 2, maxBytes + 1))
+        buffer.copy(grown)
+        buffer = grown
+      }
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length)
       if (bytesRead === 0) break
       length += bytesRead
-      if (length > maxBytes) throw new Error(`more than ${maxBytes} bytes`)
     }
     return buffer.subarray(0, length)
   } finally {

@@ -56,10 +56,12 @@ export function parseValue (spec: AnySpec, raw: string, source: ValueSource, sho
   }
 }
 
-// The contents of a file an option names, read by loadOptions.
+// The contents of a file an option names, read by loadOptions. `setBy` names the option as the
+// user set it, for an error about the contents: "log-opt x-file" or "plugin setting LOGRELAY_X_FILE".
 export interface OptionFile {
   readonly path: string
   readonly text: string
+  readonly setBy: string
 }
 
 // The parsed values of one container's options (or of the plugin's settings), after defaults,
@@ -145,10 +147,11 @@ export async function loadOptions (specs: readonly AnySpec[], config: Readonly<R
   await Promise.all(specs.map(async (spec) => {
     const path = values.get(spec.name)
     if (spec.kind.file === undefined || typeof path !== 'string') return
+    const setBy = config?.[spec.name] === undefined ? `plugin setting ${envName(spec.name)}` : `log-opt ${spec.name}`
     try {
-      files.set(spec.name, { path, text: (await readBoundedFile(path, spec.kind.file.maxBytes)).toString('utf8') })
+      files.set(spec.name, { path, text: (await readBoundedFile(path, spec.kind.file.maxBytes)).toString('utf8'), setBy })
     } catch (err) {
-      throw new PluginError('LOGRELAY_ERR_OPT_FILE', `cannot read log-opt ${spec.name}=${echo(path)} (${errorMessage(err)}): expected ${spec.kind.accepts}`, { cause: err })
+      throw new PluginError('LOGRELAY_ERR_OPT_FILE', `cannot read ${setBy}=${echo(path)} (${errorMessage(err)}): expected ${spec.kind.accepts}`, { cause: err })
     }
   }))
   return new Options(values, files)

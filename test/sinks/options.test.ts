@@ -35,19 +35,19 @@ test('a URL with credentials is refused without echoing them; other schemes are 
 })
 
 test('a CA file must hold certificates, each of which parses', () => {
-  const file = (text: string): OptionFile => ({ path: '/etc/x/ca.pem', text })
-  assert.equal(readCaFile('x-tls-ca-file', undefined), undefined)
-  assert.throws(() => readCaFile('x-tls-ca-file', file('hello')), /invalid log-opt x-tls-ca-file="\/etc\/x\/ca.pem" \(no PEM certificate in it\): expected a readable PEM file of CA certificates/)
-  assert.throws(() => readCaFile('x-tls-ca-file', file('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')), /invalid log-opt x-tls-ca-file="\/etc\/x\/ca.pem"/)
+  const file = (text: string): OptionFile => ({ path: '/etc/x/ca.pem', text, setBy: 'log-opt x-tls-ca-file' })
+  assert.equal(readCaFile(undefined), undefined)
+  assert.throws(() => readCaFile(file('hello')), /invalid log-opt x-tls-ca-file="\/etc\/x\/ca.pem" \(no PEM certificate in it\): expected a readable PEM file of CA certificates/)
+  assert.throws(() => readCaFile(file('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')), /invalid log-opt x-tls-ca-file="\/etc\/x\/ca.pem"/)
 })
 
 test('a secret comes inline or from a file, never both, and an empty file is refused', () => {
-  const file = (text: string): OptionFile => ({ path: '/run/secrets/pw', text })
+  const file = (text: string): OptionFile => ({ path: '/run/secrets/pw', text, setBy: 'plugin setting LOGRELAY_X_PASSWORD_FILE' })
   assert.equal(readSecret('x-password', 'inline', undefined, 'a password'), 'inline')
   assert.equal(readSecret('x-password', undefined, file('  s3cret\n'), 'a password'), 's3cret')
   assert.equal(readSecret('x-password', undefined, undefined, 'a password'), undefined)
   assert.throws(() => readSecret('x-password', 'inline', file('s3cret'), 'a password'), /invalid log-opts x-password and x-password-file are both set: expected only one of them/)
-  assert.throws(() => readSecret('x-password', undefined, file('\n'), 'a password'), /invalid log-opt x-password-file="\/run\/secrets\/pw" \(it is empty\)/)
+  assert.throws(() => readSecret('x-password', undefined, file('\n'), 'a password'), /invalid plugin setting LOGRELAY_X_PASSWORD_FILE="\/run\/secrets\/pw" \(it is empty\)/)
 })
 
 // Files named by options are read by loadOptions, bounded and without blocking the event loop.
@@ -60,7 +60,7 @@ async function load (path: string): Promise<Options> {
 test('a file option is read at load, and an unset one reads nothing', async () => {
   const ca = path.join(dir, 'ca.pem')
   fs.writeFileSync(ca, 'pem text')
-  assert.deepEqual((await load(ca)).file(fileSpec), { path: ca, text: 'pem text' })
+  assert.deepEqual((await load(ca)).file(fileSpec), { path: ca, text: 'pem text', setBy: 'log-opt x-ca-file' })
   assert.equal((await loadOptions([fileSpec], {}, new Map())).file(fileSpec), undefined)
   const exact = path.join(dir, 'exact')
   fs.writeFileSync(exact, Buffer.alloc(FILE_MAX_BYTES, 0x61))
