@@ -236,6 +236,26 @@ describe('through dockerd', () => {
     }
   })
 
+  // Re-attach after a restart reads the container's files again, asynchronously like StartLogging.
+  test('a running container with a file option keeps logging across a plugin restart', async () => {
+    const plugin = await started()
+    const key = path.join(dir, 'api-key')
+    fs.writeFileSync(key, 'id:secret\n')
+    const name = uniqueName('reattach-file')
+    await dockerOk(['run', '-d', '--name', name, '--network', 'none', ...driverArgs(plugin.name, [`es-api-key-file=${key}`]), TEST_IMAGE,
+      'sh', '-c', 'i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo tick$i; sleep 0.1; done'])
+    try {
+      await sleep(1000)
+      await plugin.restart()
+      const waited = await docker(['wait', name], 60_000)
+      assert.equal(waited.code, 0, waited.stderr)
+      assert.equal((await dockerOk(['logs', name])).toString(), `${Array.from({ length: 30 }, (_, i) => `tick${i + 1}`).join('\n')}\n`)
+      assert.match(plugin.output, /re-attached/)
+    } finally {
+      await docker(['rm', '-f', name])
+    }
+  })
+
   // Plugin settings are env only; the harness sets LOGRELAY_SOCKET and LOGRELAY_STATE_DIR itself.
   const settable = pluginSettingSpecs.filter((s) => s.env !== 'LOGRELAY_SOCKET' && s.env !== 'LOGRELAY_STATE_DIR')
   for (const spec of settable) {
