@@ -18,7 +18,7 @@ export function echo (raw: string): string {
   return raw.length <= ECHO_CHARS ? JSON.stringify(raw) : `${JSON.stringify(raw.slice(0, ECHO_CHARS))}... (${raw.length} characters)`
 }
 
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 }
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4 }
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
 // No option is a place for a line break or another control character: in a header, a request
@@ -53,10 +53,10 @@ export function integer (min: number, max: number): OptionKind<number> {
 // becoming Infinity.
 const MAX_SIZE = 2 ** 50
 
-// Sizes as docker writes them (max-size=20m): a number with an optional k, m or g (binary).
+// Sizes as docker writes them (max-size=20m): a number with an optional k, m, g or t (binary).
 export function size (min: number): OptionKind<number> {
   return {
-    accepts: `a size such as 512k, 64m or 2g, from ${min} bytes to ${MAX_SIZE / 1024 ** 3}g`,
+    accepts: `a size such as 512k, 64m or 2g, from ${min} bytes to ${MAX_SIZE / 1024 ** 4}t`,
     parse: (raw) => {
       const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim())
       const unit = SIZE_UNITS[(match?.[2] ?? 'x').toLowerCase()]

@@ -37,7 +37,7 @@ interface Probe {
 // so this also keeps the documentation honest.
 function edges (spec: AnySpec): Probe {
   const accepts = spec.kind.accepts
-  const range = /from (\d+)( bytes| ms)? to (\d+)(g|d)?/.exec(accepts)
+  const range = /from (\d+)( bytes| ms)? to (\d+)(t|d)?/.exec(accepts)
   if (range !== null) {
     const [, min, lowUnit, max, highUnit] = range
     const low = Number(min)
@@ -212,7 +212,7 @@ describe('through dockerd', () => {
       'sh', '-c', 'i=0; while true; do i=$((i+1)); echo line$i; sleep 0.02; done'])
     try {
       while (await lineCount(busy) === 0) await sleep(50)
-      assert.match(await refused(plugin, [`store-max-bytes=1${'0'.repeat(400)}`]), /invalid log-opt store-max-bytes="1000.*\.\.\. \(401 characters\) \(too large\): expected a size such as 512k, 64m or 2g, from 65536 bytes to 1048576g/)
+      assert.match(await refused(plugin, [`store-max-bytes=1${'0'.repeat(400)}`]), /invalid log-opt store-max-bytes="1000.*\.\.\. \(401 characters\) \(too large\): expected a size such as 512k, 64m or 2g, from 65536 bytes to 1024t/)
       assert.match(await refused(plugin, ['sink=kafka', 'kafka-brokers=127.0.0.1:99999']), /invalid log-opt kafka-brokers="127.0.0.1:99999" .*: expected a comma-separated list of host:port \(.*port 1 to 65535\)/)
       assert.match(await refused(plugin, ['tag={{ .Name']), /invalid log-opt tag="\{\{ .Name" \(a \{\{ is not closed by \}\}\): expected a template of \{\{.ID\}\}/)
       const before = await lineCount(busy)
