@@ -78,6 +78,11 @@ test('kinds refuse what they cannot take: sizes past any disk, durations, number
   check(oneOf(['a', 'b']), 'c', /not an accepted value/)
   check(bool, 'yes', /not a boolean/)
   check(regex, '(', /not a valid regular expression/)
+  check(regex, '(a)\\1', /cannot be matched in linear time/)
+  check(regex, '(?=a)b', /cannot be matched in linear time/)
+  // Regression: (a+)+$ backtracked for hours on 40 a's and a b; it now runs in linear time.
+  assert.equal(regex.parse('(a+)+$').test(`${'a'.repeat(40)}b`), false)
+  assert.equal(regex.parse('^com\\.example\\.').test('com.example.tier'), true)
   check(filePath('a file'), 'relative/path', /not an absolute path/)
   check(text, 'a\r\nInjected: header', /control character/)
   // Regression: kafka-brokers=host:99999 was accepted.

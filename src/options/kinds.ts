@@ -1,3 +1,5 @@
+import v8 from 'node:v8'
+
 // Parsers for option values. Log-opts and plugin env values are always strings; each kind turns
 // one into a typed value or throws a sentence saying what is wrong, and says what it accepts,
 // which ends up in front of the user in `docker run`.
@@ -121,13 +123,25 @@ export function list (item?: { accepts: string, check: (value: string) => boolea
   }
 }
 
+// A regular expression from an option runs on what a container brings (label keys, env
+// names): a backtracking one such as (a+)+$ holds the event loop for minutes on a key of 30
+// characters, and with it every container. V8's linear-time engine (the l flag) never
+// backtracks; what it cannot run (backreferences, lookarounds, very large repeats) is refused.
+v8.setFlagsFromString('--enable-experimental-regexp-engine')
+
 export const regex: OptionKind<RegExp> = {
-  accepts: 'a regular expression',
+  accepts: 'a regular expression without backreferences or lookarounds (it is matched in linear time)',
   parse: (raw) => {
+    checkNoControl(raw)
     try {
-      return new RegExp(raw)
+      return new RegExp(raw, 'l')
     } catch {
-      throw new Error('not a valid regular expression')
+      try {
+        void new RegExp(raw)
+      } catch {
+        throw new Error('not a valid regular expression')
+      }
+      throw new Error('it cannot be matched in linear time (a backreference, a lookaround or a very large repeat)')
     }
   },
 }

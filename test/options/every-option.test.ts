@@ -23,7 +23,7 @@ const defaults = readOptionDefaults(logOptionSpecs, {})
 // Values no option should take whole, or that one kind or another must refuse.
 const HOSTILE = [
   '', ' ', 'Infinity', '-Infinity', 'NaN', '-1', '1e400', `1${'0'.repeat(400)}`, '0x10', '1.5', 'nope', 'TRUE',
-  'a\nb', 'x\u0000', '{{ .Name', '{{.Nope}}', 'logs-%Q', 'host:99999', 'host:0', ':9092', 'ho$t:9092', '[::1]', 'relative/path', '(',
+  'a\nb', 'x\u0000', '{{ .Name', '{{.Nope}}', 'logs-%Q', 'host:99999', 'host:0', ':9092', 'ho$t:9092', '[::1]', 'relative/path', '(', '(a)\\1',
   'x'.repeat(100_000),
 ]
 
@@ -234,6 +234,22 @@ describe('through dockerd', () => {
     } finally {
       await docker(['rm', '-f', busy])
     }
+  })
+
+  // Regression: env-regex=(a+)+$ with an env name of 40 a's and a b backtracked for hours on
+  // the event loop, stalling every container; regular expressions now run in linear time.
+  test('a regular expression option cannot stall the plugin on what a container brings', async () => {
+    const plugin = await started()
+    const name = uniqueName('regex')
+    const key = `${'a'.repeat(40)}b`
+    await dockerOk(['run', '--name', name, '--network', 'none', '-e', `${key}=1`, '--label', `${key}=1`,
+      ...driverArgs(plugin.name, ['env-regex=(a+)+$', 'labels-regex=(a+)+$']), TEST_IMAGE, 'sh', '-c', 'echo done'], 60_000)
+    try {
+      assert.equal((await dockerOk(['logs', name])).toString(), 'done\n')
+    } finally {
+      await docker(['rm', '-f', name])
+    }
+    assert.match(await refused(plugin, ['env-regex=(a)\\1']), /invalid log-opt env-regex="\(a\)\\\\1" \(it cannot be matched in linear time .*\): expected a regular expression without backreferences or lookarounds/)
   })
 
   // Re-attach after a restart reads the container's files again, asynchronously like StartLogging.
