@@ -33,7 +33,7 @@ type SettingSpec<T> = OptionSpec<T> & { readonly env: string }
 // Settings of the plugin process itself: env only, never per container.
 export const pluginSettings = {
   socket: { name: 'socket', env: 'LOGRELAY_SOCKET', kind: absolutePath('a Unix socket'), default: DEFAULT_SOCKET, description: 'The Unix socket the plugin serves; the daemon finds a legacy plugin named NAME at /run/docker/plugins/NAME.sock.' },
-  stateDir: { name: 'state-dir', env: 'LOGRELAY_STATE_DIR', kind: absolutePath('a directory'), default: '/var/lib/logrelay', description: 'Where the local store and the list of open FIFOs live.' },
+  stateDir: { name: 'state-dir', env: 'LOGRELAY_STATE_DIR', kind: absolutePath('a directory the plugin can write'), default: '/var/lib/logrelay', description: 'Where the local store and the list of open FIFOs live.' },
   storeTotalMaxBytes: { name: 'store-total-max-bytes', env: 'LOGRELAY_STORE_TOTAL_MAX_BYTES', kind: size(1024 * 1024), default: '2g', description: 'The most the local store keeps for all containers; past it, the stopped containers written longest ago are removed first.' },
   bufferTotalMaxBytes: { name: 'buffer-total-max-bytes', env: 'LOGRELAY_BUFFER_TOTAL_MAX_BYTES', kind: size(16 * 1024 * 1024), default: '8g', description: 'The most undelivered lines all containers together may keep on disk for their sinks; at the bound, each container\'s buffer-full decides.' },
   storeRetentionMs: { name: 'store-retention', env: 'LOGRELAY_STORE_RETENTION', kind: duration(60_000), default: '7d', description: 'Stopped containers not written for this long are removed from the local store (the daemon never says when a container is removed).' },

@@ -100,5 +100,5 @@ test('plugin settings: defaults, the machine\'s host name, and errors named by t
   assert.equal(settings.hostName, os.hostname())
   assert.equal(readPluginSettings({ LOGRELAY_HOST_NAME: 'edge-7' }).hostName, 'edge-7')
   assert.throws(() => readPluginSettings({ LOGRELAY_STORE_RETENTION: 'forever' }), /invalid plugin setting LOGRELAY_STORE_RETENTION="forever" \(not a duration\)/)
-  assert.throws(() => readPluginSettings({ LOGRELAY_STATE_DIR: 'state' }), /invalid plugin setting LOGRELAY_STATE_DIR="state" \(not an absolute path\): expected an absolute path to a directory/)
+  assert.throws(() => readPluginSettings({ LOGRELAY_STATE_DIR: 'state' }), /invalid plugin setting LOGRELAY_STATE_DIR="state" \(not an absolute path\): expected an absolute path to a directory the plugin can write/)
 })

@@ -2,9 +2,10 @@ import fs from 'node:fs'
 import type { Logger } from 'pino'
 import { BacklogBudget, ContainerDelivery } from '../delivery/delivery.js'
 import { DropCounter } from '../delivery/drops.js'
-import { PluginError } from '../errors.js'
+import { errorMessage, PluginError } from '../errors.js'
+import { echo } from '../options/kinds.js'
 import { loadOptions, parseOptions, readOptionDefaults, type Options } from '../options/schema.js'
-import { coreLogOptions, logOptionSpecs, type PluginSettings } from '../settings.js'
+import { coreLogOptions, logOptionSpecs, pluginSettings, type PluginSettings } from '../settings.js'
 import type { ContainerMeta } from '../record.js'
 import type { ContainerLog } from '../store/container-log.js'
 import { isSafeContainerId, LocalStore } from '../store/local-store.js'
@@ -16,6 +17,18 @@ import { containerMeta, type ContainerInfo } from './container-info.js'
 import { infoToKeep, readContainerInfo, saveContainerInfo } from './saved-info.js'
 
 const SWEEP_INTERVAL_MS = 60_000
+
+// A state directory that cannot be made or written (a file, a read-only mount) is the setting's
+// fault: the error names it, rather than an fs call deep in the store.
+function prepareStateDir (dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true })
+    fs.accessSync(dir, fs.constants.W_OK)
+  } catch (err) {
+    const problem = (err as NodeJS.ErrnoException).code ?? errorMessage(err)
+    throw new PluginError('LOGRELAY_ERR_ENV_INVALID', `invalid plugin setting ${pluginSettings.stateDir.env}=${echo(dir)} (${problem}): expected ${pluginSettings.stateDir.kind.accepts}`, { cause: err })
+  }
+}
 
 // The plugin's state: one ContainerStream per File, one ContainerDelivery per container (shared
 // by its overlapping Files, and kept after they end until its sinks have everything), the local
@@ -38,7 +51,7 @@ export class LogDriver {
     this.#log = log
     this.#defaults = readOptionDefaults(logOptionSpecs, env)
     const storeMax = parseOptions(logOptionSpecs, {}, this.#defaults).read(coreLogOptions).storeMaxBytes
-    fs.mkdirSync(settings.stateDir, { recursive: true })
+    prepareStateDir(settings.stateDir)
     this.#store = new LocalStore(settings.stateDir, { totalMaxSize: settings.storeTotalMaxBytes, retentionMs: settings.storeRetentionMs }, storeMax, log)
     this.#active = new ActiveFiles(settings.stateDir)
     this.#drops = new DropCounter(log)
