@@ -53,7 +53,7 @@ export function buildServer (driverReady: Promise<LogDriver>, log: Logger): Fast
   app.post('/LogDriver.StartLogging', async (req, reply) => {
     const b = body(req.body)
     const driver = await driverReady
-    driver.startLogging(file(b), parseContainerInfo(b['Info']))
+    await driver.startLogging(file(b), parseContainerInfo(b['Info']))
     return json(reply, { Err: '' })
   })
 
