@@ -3,23 +3,14 @@ import { daemonEntryShape, decodeLogEntry, shapeEnd, SHAPE_BAD, SHAPE_NEED, SHAP
 // The daemon never writes a frame larger than about 16.5 KiB (a 16 KiB chunk plus metadata);
 // anything far beyond that is corruption, not data (protocol.md, item 20).
 export const MAX_FRAME_BYTES = 1024 * 1024
-// The largest frame the daemon writes: 16 KiB of line (copier.go's buffer) and its metadata,
-// about 110 bytes, with room to spare.
-export const DAEMON_MAX_FRAME_BYTES = 16 * 1024 + 1024
 // source (8 bytes) and time_nano (at least 2): a LogEntry the daemon writes is never shorter.
 const MIN_ENTRY_BYTES = 10
-// After a restart, what the decoder holds while it cannot tell frames from bytes inside a line,
-// and how many readings of the stream it follows at once (see SUSPECT below).
-const SUSPECT_HOLD_MAX_BYTES = 4 * DAEMON_MAX_FRAME_BYTES
-const SUSPECT_MAX_CHAINS = 32
+const NEWLINE = 0x0a
 
 export interface CorruptRegion {
   readonly offset: number
   readonly skippedBytes: number
   readonly reason: string
-  // Frames that had the daemon's shape but were dropped because they could not be told apart
-  // from bytes inside a line (after a restart that may have begun mid-frame).
-  readonly unverifiedFrames: number
 }
 
 export interface FrameSink {
@@ -70,41 +61,35 @@ function chainsOn (buf: Buffer, at: number): Shape {
 
 const NORMAL = 0
 const SEARCH = 1
-const SUSPECT = 2
 
 // Splits the FIFO byte stream into LogEntry frames: 4-byte big-endian length + protobuf. Frames
 // may arrive split across reads or several per read. A frame is taken only when its bytes have
-// the daemon's shape, so a wrong length or a cut-short frame is seen at once instead of being
-// decoded into a garbled entry or waited for. The protocol has no resync marker; how the
-// decoder finds frames again depends on why it lost them:
+// the daemon's shape (log-entry.ts, daemonEntryShape), so a wrong length or a frame cut short is
+// seen at once instead of being decoded into a garbled entry or waited for.
 //
-// - NORMAL: in step with the daemon. A frame of the right shape is taken, unless the bytes after
-//   it are no frame and a frame that chains on starts inside it: then it was cut short (issue 13:
-//   a truncated frame stored a garbled entry and lost the next line). A frame whose length is
-//   wrong but whose fields are whole ends where its fields end, and the next frame starts there.
-// - SEARCH: after corrupt bytes in the middle of a stream, every offset is tried, cheaply, and
-//   the first frame of the right shape is taken. Only another writer on the FIFO corrupts a
-//   stream the daemon writes, and such a writer could write frames of its own; holding back
-//   lines to guard against it would only delay them.
-// - SUSPECT: after a restart, the first bytes may be the middle of a frame the previous process
-//   had half read, and inside a line a container can write bytes that have every mark of a frame
-//   (issue 13: log injection). No check on the bytes alone can tell such a frame from a real one,
-//   but the real frame that holds a forged one ends at most one daemon frame (16.5 KiB) after the
-//   first candidate. So every offset in that window starts a reading of the stream (a chain of
-//   frames, each starting where the last ended), and frames are held, not stored. A reading that
-//   meets another, or that reaches an offset where one starts, disagrees with it about every
-//   frame before that offset: those frames could be bytes of the line the restart cut into, and
-//   are dropped; so is a reading that runs into bytes that are no frame. Once the window has been
-//   read and one reading is left, its frames are stored and the decoder is in step again.
-//   The trade-off: a forged line is never stored as a line of its own, and the price is paid in
-//   real lines. The frames that start within the window (up to 16.5 KiB after the restart) are
-//   dropped and counted (unverifiedFrames), as are frames not verified when the stream ends;
-//   lines wait until the stream goes on past the window. Only an unclean restart pays it: a
-//   clean one stops reading on a frame boundary, and the next process starts NORMAL.
+// The protocol has no resync marker, yet resync cannot be fooled by what a container writes. The
+// daemon's copier splits output at '\n' and drops it (copier.go), so no line it writes holds the
+// byte 0x0a; and every frame has 0x0a four bytes in, the tag of its source field, followed by
+// 06 "stdout" or "stderr". A frame start found inside a line would need that byte inside the line.
+// Near a line's end the four length bytes before a 0x0a in the daemon's own bytes (the next
+// header, time_nano, the metadata) make a length over MAX_FRAME_BYTES, or the source that follows
+// is not there. So the first offset that passes is a real frame boundary, after a restart that
+// began inside a frame (issue 13: bytes from inside a line were taken for frames) or after
+// corrupt bytes, and nothing has to be held back to find out. The same fact catches a frame cut
+// short whose length reaches exactly to a later boundary: its "line" holds a frame header, hence
+// a 0x0a, which a line of the daemon's never does.
 //
-// Work per byte is bounded (a frame's shape costs a few steps per field, at most 64 fields, and
-// at most SUSPECT_MAX_CHAINS readings are followed), and nothing is decoded before it is taken,
-// so no input can stall the event loop for the plugin's other containers.
+// - NORMAL: in step with the frames. A frame of the right shape is taken, unless a frame that
+//   chains on starts inside it while the bytes after it are no frame or its line holds a 0x0a:
+//   then it was cut short (issue 13: a truncated frame stored a garbled entry and lost the next
+//   line). A frame whose length is wrong but whose fields are whole ends where its fields end,
+//   and the next frame starts there.
+// - SEARCH: every offset is tried, cheaply, and the first frame of the daemon's shape is taken.
+//
+// Work per byte is bounded: a frame's shape costs a few steps per field (at most 64 fields),
+// never its line, and nothing is decoded before it is taken, so no input can stall the event
+// loop for the plugin's other containers (issue 13: protobufjs decoding 1 MiB candidates at every
+// offset of 10 MB of garbage stalled it for seconds).
 export class FrameDecoder {
   readonly #sink: FrameSink
   #buf: Buffer = Buffer.alloc(0)
@@ -116,39 +101,24 @@ export class FrameDecoder {
   // NORMAL: how far the search for a frame inside a cut-short one has gone, as a stream offset.
   #innerOf = -1
   #innerFrom = 0
-  // SUSPECT, as stream offsets: the next offset to try as a start, the end of the window of
-  // starts (-1 before the first candidate), and the readings by the offset each expects next,
-  // with the frames each holds as [start, end] pairs.
-  #scan = 0
-  #startsEnd = -1
-  readonly #chains = new Map<number, number[]>()
-  #held = 0
   #corruptStart = -1
   #corruptReason = ''
-  #unverified = 0
 
-  constructor (sink: FrameSink, options: { readonly suspect?: boolean } = {}) {
+  constructor (sink: FrameSink) {
     this.#sink = sink
-    if (options.suspect === true) {
-      this.#mode = SUSPECT
-      this.#markCorrupt(0, 'the stream was picked up after a restart and may have begun inside a frame')
-    }
   }
 
-  // The frames that can be verified so far are delivered; the bytes past them are kept.
+  // Every frame the bytes so far complete is delivered; the bytes past them are kept.
   push (chunk: Buffer): void {
     this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk])
     this.#run(false)
     this.#compact()
   }
 
-  // At EOF whatever is left is a frame the daemon never finished, or garbage, or frames that
-  // could not be verified: all of it is reported.
+  // At EOF whatever is left is a frame the daemon never finished, or garbage: it is reported.
   end (): void {
     this.#run(true)
     const end = this.#base + this.#buf.length
-    for (const spans of this.#chains.values()) this.#drop(spans)
-    this.#chains.clear()
     this.#closeCorrupt(end)
     this.#buf = Buffer.alloc(0)
     this.#base = end
@@ -157,7 +127,7 @@ export class FrameDecoder {
 
   // How many more bytes end the frame being read, so that a reader stopping there leaves the
   // FIFO on a frame boundary for the next process: 0 when it is on one already, -1 when the
-  // decoder is not in step with the frames.
+  // decoder is looking for frames after corrupt bytes.
   bytesToBoundary (): number {
     if (this.#mode !== NORMAL) return -1
     const left = this.#buf.length - this.#at
@@ -167,12 +137,7 @@ export class FrameDecoder {
   }
 
   #run (final: boolean): void {
-    for (;;) {
-      const more = this.#mode === NORMAL
-        ? this.#normal(final)
-        : this.#mode === SEARCH ? this.#search(final) : this.#suspect(final)
-      if (!more) return
-    }
+    while (this.#mode === NORMAL ? this.#normal(final) : this.#search(final));
   }
 
   #normal (final: boolean): boolean {
@@ -194,7 +159,8 @@ export class FrameDecoder {
       return this.#lost(at)
     }
     const end = frameEnd
-    if (end < buf.length && frameAt(buf, end) === SHAPE_BAD) {
+    const entry = decodeLogEntry(buf, at + 4, end - at - 4)
+    if (entry.line.includes(NEWLINE) || (end < buf.length && frameAt(buf, end) === SHAPE_BAD)) {
       const inner = this.#innerFrame(at, end, final)
       if (inner === SHAPE_NEED) return false
       if (inner > 0) {
@@ -202,7 +168,7 @@ export class FrameDecoder {
         return this.#resume(inner)
       }
     }
-    this.#sink.entry(decodeLogEntry(buf, at + 4, end - at - 4))
+    this.#sink.entry(entry)
     this.#at = end
     return true
   }
@@ -268,93 +234,14 @@ export class FrameDecoder {
     return false
   }
 
-  #suspect (final: boolean): boolean {
-    const buf = this.#buf
-    const base = this.#base
-    const dataEnd = base + buf.length
-    for (;;) {
-      const starts = this.#startsEnd < 0 || this.#scan < this.#startsEnd
-      let p = starts ? this.#scan : Number.MAX_SAFE_INTEGER
-      for (const next of this.#chains.keys()) if (next < p) p = next
-      if (p >= dataEnd) return false
-      const shape = frameAt(buf, p - base)
-      if (shape === SHAPE_NEED && !final) return false
-      const isStart = starts && p === this.#scan
-      let spans = this.#chains.get(p)
-      if (spans !== undefined) this.#chains.delete(p)
-      if (shape === SHAPE_OK) {
-        const end = base + frameEnd
-        // A reading starting here and one arriving here disagree about every frame before.
-        if (spans !== undefined && isStart) this.#drop(spans)
-        if (spans === undefined && isStart) {
-          spans = []
-          if (this.#startsEnd < 0) this.#startsEnd = p + DAEMON_MAX_FRAME_BYTES
-        }
-        if (spans !== undefined) {
-          spans.push(p, end)
-          this.#held += end - p
-          const met = this.#chains.get(end)
-          if (met !== undefined) {
-            this.#drop(met)
-            this.#drop(spans)
-          } else {
-            this.#chains.set(end, spans)
-          }
-        }
-      } else if (spans !== undefined) {
-        this.#drop(spans)
-      }
-      if (isStart) this.#scan = p + 1
-      // Past these bounds the stream is being made ambiguous on purpose: give up what is held and
-      // look for a fresh window further on. Only the container's own lines are lost.
-      if (this.#held > SUSPECT_HOLD_MAX_BYTES || this.#chains.size > SUSPECT_MAX_CHAINS) {
-        for (const held of this.#chains.values()) this.#drop(held)
-        this.#chains.clear()
-        this.#startsEnd = -1
-      }
-      if (this.#startsEnd >= 0 && this.#scan >= this.#startsEnd) {
-        if (this.#chains.size === 0) this.#startsEnd = -1
-        if (this.#chains.size === 1) return this.#settle()
-      }
-    }
-  }
-
-  // One reading is left: its frames are the stream's, and the decoder is in step from its end.
-  #settle (): boolean {
-    const [[next, spans]] = [...this.#chains] as [[number, number[]]]
-    this.#chains.clear()
-    this.#held = 0
-    const base = this.#base
-    this.#closeCorrupt(spans.length > 0 ? spans[0] as number : next)
-    for (let i = 0; i < spans.length; i += 2) {
-      const start = (spans[i] as number) - base
-      this.#sink.entry(decodeLogEntry(this.#buf, start + 4, (spans[i + 1] as number) - base - start - 4))
-    }
-    this.#mode = NORMAL
-    this.#at = next - base
-    this.#startsEnd = -1
-    return true
-  }
-
-  #drop (spans: number[]): void {
-    for (let i = 0; i < spans.length; i += 2) this.#held -= (spans[i + 1] as number) - (spans[i] as number)
-    this.#unverified += spans.length / 2
-    spans.length = 0
-  }
-
   // Drops the bytes nothing will look at again; the leftover is copied so a small tail does not
   // pin a whole read buffer.
   #compact (): void {
-    let keep = this.#base + this.#at
-    if (this.#mode === SUSPECT) {
-      keep = this.#scan
-      for (const [next, spans] of this.#chains) keep = Math.min(keep, spans.length > 0 ? spans[0] as number : next)
-    }
-    const cut = keep - this.#base
+    const cut = this.#at
     if (cut <= 0) return
     this.#buf = cut >= this.#buf.length ? Buffer.alloc(0) : Buffer.from(this.#buf.subarray(cut))
-    this.#base = keep
-    this.#at -= cut
+    this.#base += cut
+    this.#at = 0
   }
 
   #markCorrupt (offset: number, reason: string): void {
@@ -365,9 +252,8 @@ export class FrameDecoder {
 
   #closeCorrupt (at: number): void {
     if (this.#corruptStart < 0) return
-    const region = { offset: this.#corruptStart, skippedBytes: at - this.#corruptStart, reason: this.#corruptReason, unverifiedFrames: this.#unverified }
+    const region = { offset: this.#corruptStart, skippedBytes: at - this.#corruptStart, reason: this.#corruptReason }
     this.#corruptStart = -1
-    this.#unverified = 0
-    if (region.skippedBytes > 0 || region.unverifiedFrames > 0) this.#sink.corrupt(region)
+    if (region.skippedBytes > 0) this.#sink.corrupt(region)
   }
 }

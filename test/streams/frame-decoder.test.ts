@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { DAEMON_MAX_FRAME_BYTES, FrameDecoder, type CorruptRegion } from '../../src/streams/frame-decoder.js'
+import { FrameDecoder, type CorruptRegion } from '../../src/streams/frame-decoder.js'
+import { decodeLogEntry } from '../../src/streams/log-entry.js'
 import { daemonFrame } from '../helpers/fifo.js'
 
 // The decoder on its own, fed the bytes a FIFO would carry; what it stores is what it hands on.
@@ -11,16 +12,15 @@ interface Decoded {
   readonly decoder: FrameDecoder
 }
 
-function decoder (suspect = false): Decoded {
+function decoder (): Decoded {
   const lines: string[] = []
   const corrupt: CorruptRegion[] = []
-  const decoder = new FrameDecoder({ entry: (e) => lines.push(e.line.toString('latin1')), corrupt: (c) => corrupt.push(c) }, { suspect })
+  const decoder = new FrameDecoder({ entry: (e) => lines.push(e.line.toString('latin1')), corrupt: (c) => corrupt.push(c) })
   return { lines, corrupt, decoder }
 }
 
-function decodeAll (bytes: Buffer, options: { suspect?: boolean, chunk?: number } = {}): Decoded {
-  const d = decoder(options.suspect)
-  const chunk = options.chunk ?? bytes.length
+function decodeAll (bytes: Buffer, chunk = bytes.length): Decoded {
+  const d = decoder()
   for (let at = 0; at < bytes.length; at += chunk) d.decoder.push(bytes.subarray(at, at + chunk))
   d.decoder.end()
   return d
@@ -30,23 +30,9 @@ function lines (prefix: string, count: number, size = 60): Buffer[] {
   return Array.from({ length: count }, (_, i) => daemonFrame(`${prefix}-${i}-`.padEnd(size, 'x')))
 }
 
-// Enough clean frames to carry a reader past the window in which it cannot yet trust frames.
-function pastTheWindow (prefix: string): Buffer[] {
-  return lines(prefix, Math.ceil(3 * DAEMON_MAX_FRAME_BYTES / 84))
-}
-
+// The line a frame carries.
 function text (frame: Buffer): string {
-  return frame.subarray(24).toString('latin1')
-}
-
-// After an unclean restart the decoder drops the frames of the first window and keeps every
-// one after it: what it stores is the frames' tail, and what it drops is counted.
-function assertKeptTail (d: Decoded, frames: readonly Buffer[], what: string): void {
-  const kept = d.lines.length
-  assert.deepEqual(d.lines, frames.slice(frames.length - kept).map(text), `${what}: the lines kept are the stream's last ones, whole`)
-  const windowFrames = Math.ceil(DAEMON_MAX_FRAME_BYTES / (frames[0]?.length ?? 1))
-  assert.ok(kept >= frames.length - windowFrames - 1, `${what}: ${frames.length - kept} frames dropped, more than one window`)
-  assert.ok((d.corrupt[0]?.unverifiedFrames ?? 0) >= frames.length - kept, `${what}: the dropped frames are counted`)
+  return decodeLogEntry(frame, 4, frame.length - 4).line.toString('latin1')
 }
 
 test('a truncated frame followed by whole ones: nothing garbled is stored and the next line is kept', () => {
@@ -82,8 +68,8 @@ test('a plausible but wrong length: the lines after it are handed on at once, no
 
 test('frames split at every byte decode the same as whole', () => {
   const frames = Buffer.concat([daemonFrame('one'), daemonFrame('', { partial: true, partialId: 'p'.repeat(64), partialOrdinal: 2, partialLast: true }), daemonFrame('three', { source: 'stderr' })])
-  assert.deepEqual(decodeAll(frames, { chunk: 1 }).lines, ['one', '', 'three'])
-  assert.deepEqual(decodeAll(frames, { chunk: 1 }).corrupt, [])
+  assert.deepEqual(decodeAll(frames, 1).lines, ['one', '', 'three'])
+  assert.deepEqual(decodeAll(frames, 1).corrupt, [])
 })
 
 test('garbage made of frame-like headers at every offset is skipped without being decoded', () => {
@@ -91,80 +77,64 @@ test('garbage made of frame-like headers at every offset is skipped without bein
   // field) and claims up to a megabyte: none may be waited for or decoded whole.
   const unit = Buffer.from([0x00, 0x0f, 0xff, 0xf0, 0x0a, 0x06, 0x73, 0x74, 0x64, 0x6f, 0x75, 0x74, 0x10, 0x01, 0x1a, 0x05])
   const garbage = Buffer.concat(Array.from({ length: 4096 }, () => unit))
-  const d = decodeAll(Buffer.concat([daemonFrame('a'), garbage, daemonFrame('b'), daemonFrame('c')]), { chunk: 65536 })
+  const d = decodeAll(Buffer.concat([daemonFrame('a'), garbage, daemonFrame('b'), daemonFrame('c')]), 65536)
   assert.deepEqual(d.lines, ['a', 'b', 'c'])
 })
 
-// A line a container can write: bytes that are, to the byte, frames of the daemon's.
-function forgedLine (text: string, count: number): Buffer {
-  return Buffer.concat(Array.from({ length: count }, (_, i) => daemonFrame(`${text}${i}`, { source: 'stderr' })))
+test('a frame cut short whose length reaches exactly to a later frame boundary is not stored', () => {
+  // The cut frame's line then holds the frames after the cut, header and all: its shape is
+  // whole and the next frame is where its length says. Its line holds a 0x0a (a frame header's
+  // source tag), which a line of the daemon's never does: that gives it away.
+  const cut = daemonFrame('x'.repeat(100))
+  const keep = 50
+  const filler = daemonFrame('f'.repeat(cut.length - keep - 24 - 40))
+  const rest = cut.length - keep - filler.length
+  const exact = daemonFrame('e'.repeat(rest - 24))
+  assert.equal(keep + filler.length + exact.length, cut.length, 'the cut frame ends where `exact` does')
+  const d = decoder()
+  d.decoder.push(Buffer.concat([cut.subarray(0, keep), filler, exact, daemonFrame('next')]))
+  assert.deepEqual(d.lines, [text(filler), text(exact), 'next'])
+})
+
+// What a container's output becomes in the FIFO: the daemon's copier splits it at each '\n',
+// drops the '\n', and cuts lines of more than 16 KiB into pieces (copier.go).
+function copierFrames (output: Buffer): Buffer[] {
+  const frames: Buffer[] = []
+  let start = 0
+  for (let i = 0; i <= output.length; i++) {
+    if (i < output.length && output[i] !== 0x0a) continue
+    for (let at = start; at < i || at === start; at += 16384) frames.push(daemonFrame(output.subarray(at, Math.min(i, at + 16384))))
+    start = i + 1
+  }
+  return frames
 }
 
-test('after a restart inside a line that holds forged frames, no forged line is stored', () => {
-  // Regression (issue 13): a restart that began mid-frame could take bytes from inside a
-  // container's line for frames of their own (log injection).
-  const carrier = daemonFrame(Buffer.concat([Buffer.from('visible text, then: '), forgedLine('INJECTED', 5)]))
-  const after = pastTheWindow('real')
-  for (const startAt of [1, 10, 25, 30, 45]) {
-    const d = decodeAll(Buffer.concat([carrier.subarray(startAt), ...after]), { suspect: true, chunk: 4096 })
-    assert.ok(!d.lines.some((l) => l.includes('INJECTED')), `start at ${startAt}: a forged line was stored`)
-    assertKeptTail(d, after, `start at ${startAt}`)
-    assert.equal(d.corrupt.length, 1)
+test('a stream picked up inside a frame resyncs on a real frame, whatever the container wrote', () => {
+  // Regression (issue 13): after a restart that began mid-frame, bytes from inside a line were
+  // taken for a frame and stored as a line of their own (log injection). Here a container's
+  // output is made of the very frames it would like to inject, among random bytes.
+  let seed = 0x13
+  const random = (): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0
+    return seed / 2 ** 32
   }
-})
-
-test('after a restart, forged frames that do not reach the end of their line are not stored either', () => {
-  const carrier = daemonFrame(Buffer.concat([Buffer.from('x'), forgedLine('INJECTED', 3), Buffer.from('tail that is no frame')]))
-  const after = pastTheWindow('real')
-  const d = decodeAll(Buffer.concat([carrier.subarray(20), ...after]), { suspect: true })
-  assert.ok(!d.lines.some((l) => l.includes('INJECTED')))
-  assertKeptTail(d, after, 'forged frames short of the line\'s end')
-})
-
-test('a container that keeps its forged frames straddling the real ones only loses its own lines', () => {
-  // Each real line carries a forged frame whose line covers the next real frame's header, so
-  // two readings of the stream stay consistent for as long as the container keeps it up.
-  const real: Buffer[] = []
-  const lineBytes = 200
-  const realHeader = 4 + 8 + 10 + 3 // length, source, time_nano (9-byte varint), line tag and length
-  for (let i = 0; i < 400; i++) {
-    // A forged frame starting at `at` in this line, running into the next line by `into` bytes.
-    const into = 30
-    const at = into + 32
-    const forgedLength = (lineBytes - at) + realHeader + into
-    const inner = forgedLength - 4 - (8 + 10 + 3)
-    const head = daemonFrame(Buffer.alloc(inner, 0x41), { source: 'stderr' }).subarray(0, 4 + 8 + 10 + 3)
-    const line = Buffer.alloc(lineBytes, 0x2e)
-    line.write(`L${i}`, 0, 'latin1')
-    head.copy(line, at)
-    // Where the previous line's forged frame ends, this line holds a forged frame that is whole.
-    daemonFrame('INJECTED', { source: 'stderr' }).copy(line, into)
-    real.push(daemonFrame(line))
+  for (let round = 0; round < 40; round++) {
+    const parts: Buffer[] = []
+    for (let i = 0; i < 12; i++) {
+      parts.push(random() < 0.5
+        ? daemonFrame(`FORGED-${i}-line`, { source: random() < 0.5 ? 'stdout' : 'stderr' })
+        : Buffer.from(Array.from({ length: Math.floor(random() * 400) }, () => Math.floor(random() * 256))))
+    }
+    const frames = copierFrames(Buffer.concat(parts))
+    const real = new Set(frames.map(text))
+    const stream = Buffer.concat(frames)
+    const firstFrames = (frames[0]?.length ?? 0) + (frames[1]?.length ?? 0)
+    for (let start = 1; start < Math.min(firstFrames, stream.length); start++) {
+      const d = decodeAll(stream.subarray(start))
+      for (const line of d.lines) assert.ok(real.has(line), `round ${round}, start ${start}: stored a line no frame carried`)
+      assert.ok(!d.lines.some((l) => l.startsWith('FORGED')), `round ${round}, start ${start}: a forged line was stored`)
+    }
   }
-  const tail = pastTheWindow('after')
-  const d = decodeAll(Buffer.concat([real[0]?.subarray(3) ?? Buffer.alloc(0), ...real.slice(1), ...tail]), { suspect: true, chunk: 8192 })
-  // The real lines hold the forged bytes; a forged line stored would be one of them on its own.
-  assert.ok(!d.lines.includes('INJECTED'), 'a forged line was stored')
-  for (const line of d.lines) assert.ok(/^(L\d+|after-)/.test(line), `only real lines: ${line.slice(0, 20)}`)
-  assert.ok(d.lines.filter((l) => l.startsWith('after-')).length > tail.length / 2, 'the stream is in step again once the container stops')
-})
-
-test('after a restart on a frame boundary, only the first window is given up', () => {
-  const frames = pastTheWindow('clean')
-  const d = decoder(true)
-  d.decoder.push(Buffer.concat(frames))
-  assertKeptTail(d, frames, 'boundary')
-  assert.equal(d.corrupt.length, 1)
-  d.decoder.end()
-  assert.equal(d.corrupt.length, 1)
-})
-
-test('after a restart, frames that cannot be verified before EOF are reported, not stored', () => {
-  // The trade-off of the suspect window: a stream that ends within one daemon frame of the
-  // restart cannot show which of its bytes were frames.
-  const d = decodeAll(Buffer.concat(lines('short', 5)), { suspect: true })
-  assert.deepEqual(d.lines, [])
-  assert.equal(d.corrupt[0]?.unverifiedFrames, 5)
 })
 
 test('the bytes left to a frame boundary, for a reader that stops cleanly', () => {
@@ -177,5 +147,6 @@ test('the bytes left to a frame boundary, for a reader that stops cleanly', () =
   assert.equal(d.decoder.bytesToBoundary(), frame.length - 10)
   d.decoder.push(frame.subarray(10))
   assert.equal(d.decoder.bytesToBoundary(), 0)
-  assert.equal(decoder(true).decoder.bytesToBoundary(), -1)
+  d.decoder.push(Buffer.from('garbage'))
+  assert.equal(d.decoder.bytesToBoundary(), -1)
 })
