@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { errorMessage } from './errors.js'
+import type { FastifyInstance } from 'fastify'
+import { errorMessage, PluginError } from './errors.js'
 import type { LogDriver } from './protocol/driver.js'
 import { log } from './logger.js'
 import { buildServer } from './protocol/server.js'
@@ -38,6 +39,7 @@ async function main (): Promise<void> {
   } catch (err) {
     log.fatal({ err }, `logrelay cannot log any container until this is fixed (docker plugin set, or the plugin's environment): ${errorMessage(err)}`)
   }
+  const metrics = driver === undefined ? undefined : await startMetrics(driver)
 
   let stopping = false
   const stop = (signal: string): void => {
@@ -45,13 +47,29 @@ async function main (): Promise<void> {
     stopping = true
     log.info({ signal }, 'shutting down')
     void (async () => {
-      await Promise.all([driver?.shutdown(SHUTDOWN_GRACE_MS), app.close()])
+      await Promise.all([driver?.shutdown(SHUTDOWN_GRACE_MS), app.close(), metrics?.close()])
       fs.rmSync(socket, { force: true })
       process.exit(0)
     })()
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+}
+
+// Monitoring must not cost the logs: a listener that cannot listen is reported, and the plugin
+// goes on logging without it.
+async function startMetrics (driver: LogDriver): Promise<FastifyInstance | undefined> {
+  const address = driver.settings.metricsAddr
+  if (address === undefined) return undefined
+  const [{ metricsRegistry }, { listeningOn, serveMetrics }] = await Promise.all([import('./metrics/registry.js'), import('./metrics/listener.js')])
+  try {
+    const app = await serveMetrics(address, metricsRegistry(driver), log)
+    log.info({ address: listeningOn(app) }, 'metrics listening')
+    return app
+  } catch (err) {
+    log.error({ code: err instanceof PluginError ? err.code : undefined, err }, errorMessage(err))
+    return undefined
+  }
 }
 
 main().catch((err: unknown) => {

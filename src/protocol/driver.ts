@@ -1,7 +1,8 @@
 import fs from 'node:fs'
 import type { Logger } from 'pino'
-import { BacklogBudget, ContainerDelivery } from '../delivery/delivery.js'
+import { BacklogBudget, ContainerDelivery, type SinkBacklog } from '../delivery/delivery.js'
 import { DropCounter } from '../delivery/drops.js'
+import { DeliveryStats } from '../delivery/stats.js'
 import { PluginError } from '../errors.js'
 import { parseOptions, readOptionDefaults, type Options } from '../options/schema.js'
 import { coreLogOptions, logOptionSpecs, type PluginSettings } from '../settings.js'
@@ -17,6 +18,14 @@ import { infoToKeep, readContainerInfo, saveContainerInfo } from './saved-info.j
 
 const SWEEP_INTERVAL_MS = 60_000
 
+// What the plugin's streams have read from the FIFOs.
+export interface StreamTotals {
+  bytes: number
+  frames: number
+  corruptRegions: number
+  corruptBytes: number
+}
+
 // The plugin's state: one ContainerStream per File, one ContainerDelivery per container (shared
 // by its overlapping Files, and kept after they end until its sinks have everything), the local
 // store, and the list of Files to re-attach after a restart.
@@ -30,7 +39,11 @@ export class LogDriver {
   readonly #budget: BacklogBudget
   readonly #defaults: ReadonlyMap<string, string>
   readonly #drops: DropCounter
+  readonly stats: DeliveryStats
   readonly #sweepTimer: NodeJS.Timeout
+  // The streams that have ended; those running are added when asked.
+  readonly #endedStreams: StreamTotals = { bytes: 0, frames: 0, corruptRegions: 0, corruptBytes: 0 }
+  #readsInProgress = 0
   #shuttingDown = false
 
   constructor (settings: PluginSettings, env: NodeJS.ProcessEnv, log: Logger) {
@@ -42,6 +55,7 @@ export class LogDriver {
     this.#store = new LocalStore(settings.stateDir, { totalMaxSize: settings.storeTotalMaxBytes, retentionMs: settings.storeRetentionMs }, storeMax, log)
     this.#active = new ActiveFiles(settings.stateDir)
     this.#drops = new DropCounter(log)
+    this.stats = new DeliveryStats(settings.metricsContainerLabels)
     this.#budget = new BacklogBudget(settings.bufferTotalMaxBytes)
     this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS)
     this.#sweepTimer.unref()
@@ -67,6 +81,7 @@ export class LogDriver {
     if (fresh) this.#active.add(file, info, container.env)
     void stream.done.then(() => {
       this.#streams.delete(file)
+      addStream(this.#endedStreams, stream)
       // A stream cut off by shutdown is still open on the daemon's side: keep it for re-attach.
       if (!this.#shuttingDown) this.#active.remove(file)
       this.#log.debug({ container: info.ContainerID, file }, 'stream drained')
@@ -91,7 +106,7 @@ export class LogDriver {
       queueMaxBytes: core.queueMaxBytes,
       bufferMaxBytes: core.bufferMaxBytes,
       bufferFull: core.bufferFull,
-    }, this.#budget, this.#drops, this.#log)
+    }, this.#budget, this.#drops, this.#log, this.stats)
     // What a restart needs to resume this container's delivery when no File of it is open.
     if (sinks.length > 0) saveContainerInfo(store.dir, infoToKeep(info, container.env))
     this.#deliveries.set(container.id, delivery)
@@ -113,7 +128,48 @@ export class LogDriver {
 
   readLogs (info: ContainerInfo, config: ReadConfig, signal: AbortSignal): AsyncGenerator<Buffer> {
     if (!isSafeContainerId(info.ContainerID)) throw new PluginError('LOGRELAY_ERR_REQ_FIELD', `Info.ContainerID ${JSON.stringify(info.ContainerID)} is not a container ID`)
-    return readLogs(this.#store.container(info.ContainerID), config, signal)
+    return this.#counted(readLogs(this.#store.container(info.ContainerID), config, signal))
+  }
+
+  // Counted from its first read to its end: a read the daemon drops before it starts never ran.
+  async * #counted (frames: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
+    this.#readsInProgress++
+    try {
+      yield * frames
+    } finally {
+      this.#readsInProgress--
+    }
+  }
+
+  // The engine's own state, as /metrics and the status view show it.
+  get readsInProgress (): number {
+    return this.#readsInProgress
+  }
+
+  get settings (): PluginSettings {
+    return this.#settings
+  }
+
+  get activeStreams (): number {
+    return this.#streams.size
+  }
+
+  * backlogs (): Iterable<SinkBacklog> {
+    for (const delivery of this.#deliveries.values()) yield * delivery.backlogs()
+  }
+
+  streamTotals (): StreamTotals {
+    const totals = { ...this.#endedStreams }
+    for (const stream of this.#streams.values()) addStream(totals, stream)
+    return totals
+  }
+
+  storeBytes (): number {
+    return this.#store.bytesOnDisk()
+  }
+
+  storeEvictions (): Readonly<Record<string, number>> {
+    return this.#store.evictions
   }
 
   // After a restart: re-open the Files whose daemon side is still open (a FIFO that is gone or
@@ -172,4 +228,11 @@ export class LogDriver {
     this.#drops.flush()
     await Promise.allSettled(sinkDefinitions.map(async (d) => await d.closeAll()))
   }
+}
+
+function addStream (totals: StreamTotals, stream: ContainerStream): void {
+  totals.bytes += stream.bytesRead
+  totals.frames += stream.frames
+  totals.corruptRegions += stream.corruptRegions
+  totals.corruptBytes += stream.corruptBytes
 }
