@@ -39,7 +39,8 @@ async function main (): Promise<void> {
   } catch (err) {
     log.fatal({ err }, `logrelay cannot log any container until this is fixed (docker plugin set, or the plugin's environment): ${errorMessage(err)}`)
   }
-  const metrics = driver === undefined ? undefined : await startMetrics(driver)
+  const serving = (): boolean => app.server.listening && fs.statSync(socket, { throwIfNoEntry: false })?.isSocket() === true
+  const metrics = driver === undefined ? undefined : await startMetrics(driver, serving)
 
   let stopping = false
   const stop = (signal: string): void => {
@@ -58,12 +59,14 @@ async function main (): Promise<void> {
 
 // Monitoring must not cost the logs: a listener that cannot listen is reported, and the plugin
 // goes on logging without it.
-async function startMetrics (driver: LogDriver): Promise<FastifyInstance | undefined> {
+async function startMetrics (driver: LogDriver, serving: () => boolean): Promise<FastifyInstance | undefined> {
   const address = driver.settings.metricsAddr
   if (address === undefined) return undefined
-  const [{ metricsRegistry }, { listeningOn, serveMetrics }] = await Promise.all([import('./metrics/registry.js'), import('./metrics/listener.js')])
+  const [{ metricsRegistry }, { listeningOn, serveMetrics }, { health }] = await Promise.all([
+    import('./metrics/registry.js'), import('./metrics/listener.js'), import('./metrics/health.js')])
+  const source = { serving, backlogs: () => driver.backlogs(), maxBacklogAgeMs: driver.settings.healthMaxBacklogAgeMs }
   try {
-    const app = await serveMetrics(address, metricsRegistry(driver), log)
+    const app = await serveMetrics(address, metricsRegistry(driver), () => health(source), log)
     log.info({ address: listeningOn(app) }, 'metrics listening')
     return app
   } catch (err) {

@@ -41,6 +41,7 @@ export const pluginSettings = {
   hostName: { name: 'host-name', env: 'LOGRELAY_HOST_NAME', kind: text, description: 'The host.name written in every record; the machine\'s host name by default.' },
   metricsAddr: { name: 'metrics-addr', env: 'LOGRELAY_METRICS_ADDR', kind: listenAddress, description: 'Where to serve Prometheus /metrics and /healthz over HTTP; unset serves nothing. A managed plugin is on the host network, so this is an address of the host; a non-loopback one needs LOGRELAY_METRICS_ALLOW_REMOTE=true.' },
   metricsAllowRemote: { name: 'metrics-allow-remote', env: 'LOGRELAY_METRICS_ALLOW_REMOTE', kind: bool, default: 'false', description: 'Let LOGRELAY_METRICS_ADDR be an address other hosts can reach (the metrics name containers and sinks, and have no authentication).' },
+  healthMaxBacklogAgeMs: { name: 'health-max-backlog-age', env: 'LOGRELAY_HEALTH_MAX_BACKLOG_AGE', kind: duration(1000), default: '5m', description: '/healthz answers 503 once a sink\'s oldest undelivered line is older than this (the sink is stuck: its backend is down or refuses).' },
   metricsContainerLabels: { name: 'metrics-container-labels', env: 'LOGRELAY_METRICS_CONTAINER_LABELS', kind: bool, default: 'false', description: 'Give the per-sink metrics a container label (the container\'s name), one series per container and sink; off, they are per sink, so thousands of short-lived containers cannot grow the series count.' },
 } satisfies Record<string, SettingSpec<unknown>>
 
@@ -55,6 +56,7 @@ export interface PluginSettings {
   readonly hostName: string
   readonly metricsAddr: ListenAddress | undefined
   readonly metricsContainerLabels: boolean
+  readonly healthMaxBacklogAgeMs: number
 }
 
 // The socket alone, which the plugin needs before anything else: with it, even a plugin whose
@@ -86,5 +88,6 @@ export function readPluginSettings (env: NodeJS.ProcessEnv): PluginSettings {
     hostName: settings.hostName ?? os.hostname(),
     metricsAddr: metrics,
     metricsContainerLabels: settings.metricsContainerLabels,
+    healthMaxBacklogAgeMs: settings.healthMaxBacklogAgeMs,
   })
 }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
 import net from 'node:net'
 import { once } from 'node:events'
 import { after, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { countingScript, docker, dockerOk, driverArgs, runToEnd, TEST_IMAGE, uniqueName } from './helpers/docker.js'
 import { rawDelivered, type Answer, type TestHttpServer } from './helpers/http-server.js'
-import { listeningPorts, metricsAddress, scrape, type Scrape } from './helpers/metrics.js'
+import { get, listeningPorts, metricsAddress, scrape, type Scrape } from './helpers/metrics.js'
 import type { PluginProcess } from './helpers/plugin.js'
 import { waitUntil } from './helpers/process.js'
 import { Started } from './helpers/started.js'
@@ -127,6 +128,30 @@ describe('metrics: the numbers of a known workload', () => {
     assert.equal(s.value('logrelay_sink_backlog_oldest_age_seconds', sink), 0)
     assert.equal(s.value('logrelay_sink_dropped_records_total', sink), 0)
     assert.equal(rawDelivered(server).size, lines)
+  })
+})
+
+describe('/healthz', () => {
+  test('200 while sinks keep up; 503 naming the stuck sink and container once its oldest line is past LOGRELAY_HEALTH_MAX_BACKLOG_AGE; 200 again after; 503 without the socket', async () => {
+    const p = await plugin({ LOGRELAY_METRICS_ADDR: '127.0.0.1:0', LOGRELAY_HEALTH_MAX_BACKLOG_AGE: '2s' })
+    const address = await metricsAddress(p)
+    const healthz = async (): Promise<{ status: number, body: string }> => {
+      const { status, type, body } = await get(`http://${address}/healthz`)
+      assert.equal(type, 'text/plain; charset=utf-8')
+      return { status, body }
+    }
+    assert.deepEqual(await healthz(), { status: 200, body: 'ok\n' })
+    let down = true
+    const server = await serve(() => down ? { status: 503, body: 'down for maintenance' } : { status: 200 })
+    const name = await runToEnd(httpArgs(p, server), countingScript(100, ''))
+    let answer = await healthz()
+    await waitUntil('/healthz says the sink is stuck', async () => (answer = await healthz()).status === 503, 30_000, 200)
+    assert.match(answer.body, new RegExp(`^sink http of container ${name} \\([0-9a-f]{12}\\) is stuck: its oldest undelivered line is \\d+ s old, past LOGRELAY_HEALTH_MAX_BACKLOG_AGE \\(2 s\\), with 100 lines waiting; last error: HTTP 503: down for maintenance\n$`))
+    down = false
+    await waitUntil('/healthz healthy again', async () => (answer = await healthz()).status === 200, 30_000, 200)
+    assert.equal(rawDelivered(server).size, 100)
+    fs.rmSync(p.socket)
+    assert.deepEqual(await healthz(), { status: 503, body: 'the plugin is not serving its socket: the daemon cannot reach it\n' })
   })
 })
 

@@ -63,6 +63,7 @@ function recordBytes (record: LogRecord): number {
 // One sink's undelivered backlog for one container, as the engine stands: the records from the
 // sink's position to the end of the store.
 export interface SinkBacklog {
+  readonly container: ContainerMeta
   readonly sink: string
   readonly counters: SinkCounters
   readonly records: number
@@ -190,6 +191,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
       const records = Math.max(0, this.#store.lastSequence + 1 - o.acked)
       const oldest = records === 0 ? undefined : o.runner.oldestInFlight() ?? o.queue.peek()
       return {
+        container: this.container,
         sink: o.sink.name,
         counters: o.counters,
         records,
