@@ -29,6 +29,8 @@ async function main (): Promise<void> {
   // A socket left by a previous run would make listen() fail with EADDRINUSE.
   fs.rmSync(socket, { force: true })
   await app.listen({ path: socket })
+  // Root's alone, whatever the umask: besides the daemon's calls it answers the status request.
+  fs.chmodSync(socket, 0o600)
   // startupMs counts from the process's start. The daemon dials a managed plugin's socket 0.5 s
   // after starting it, then every 3 s, and gives up after about 9.5 s (protocol.md, Q5).
   log.info({ socket, startupMs: Math.round(performance.now()) }, 'logrelay listening')

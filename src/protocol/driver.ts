@@ -158,6 +158,13 @@ export class LogDriver {
     for (const delivery of this.#deliveries.values()) yield * delivery.backlogs()
   }
 
+  // Every container being read or still delivering, with how many of its Files are open.
+  containers (): { container: ContainerMeta, streams: number, backlogs: SinkBacklog[] }[] {
+    const streams = new Map<string, number>()
+    for (const stream of this.#streams.values()) streams.set(stream.container.id, (streams.get(stream.container.id) ?? 0) + 1)
+    return [...this.#deliveries.values()].map((d) => ({ container: d.container, streams: streams.get(d.container.id) ?? 0, backlogs: d.backlogs() }))
+  }
+
   streamTotals (): StreamTotals {
     const totals = { ...this.#endedStreams }
     for (const stream of this.#streams.values()) addStream(totals, stream)
