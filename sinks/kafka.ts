@@ -135,10 +135,14 @@ function kafkaLogOptions (log: Logger): Pick<KafkaConfig, 'logLevel' | 'logCreat
 class LazyProducer {
   readonly #producer: Producer
   readonly #log: Logger
+  readonly #brokers: string
   #connected: Promise<void> | undefined
+  // The cause of the refusal last reported, until a send goes through again.
+  #refused: string | undefined
 
   constructor (config: KafkaConfig, log: Logger) {
     this.#log = log
+    this.#brokers = (config.brokers as string[]).join(',')
     this.#producer = new Kafka({ ...config, ...kafkaLogOptions(log) }).producer({
       createPartitioner: Partitioners.DefaultPartitioner,
       allowAutoTopicCreation: true,
@@ -153,6 +157,19 @@ class LazyProducer {
     })
     await this.#connected
     await this.#producer.sendBatch(batch)
+    if (this.#refused !== undefined) {
+      this.#refused = undefined
+      this.#log.info({ sink: 'kafka', brokers: this.#brokers }, 'the Kafka brokers accept logrelay again; delivery resumes')
+    }
+  }
+
+  // Said once per cause, however many containers share this producer and however long it
+  // lasts: the operator has one line to act on, not one per retry.
+  refused ({ broker, cause }: Refusal): void {
+    if (this.#refused === cause) return
+    this.#refused = cause
+    this.#log.error({ code: 'LOGRELAY_ERR_KAFKA_REFUSED', sink: 'kafka', broker: broker ?? this.#brokers, cause },
+      `the Kafka broker ${broker ?? this.#brokers} refused logrelay (${cause}); retrying every ${REFUSED_RETRY_MS / 1000} s, the lines wait in the local store`)
   }
 
   async close (): Promise<void> {
@@ -260,7 +277,10 @@ class KafkaSink implements Sink {
     try {
       return await unlessAborted(this.#producer.send(request), signal) === ABORTED ? { retry: 'plugin shutting down' } : { ok: true }
     } catch (err) {
-      return classify(err)
+      const refused = refusal(err)
+      if (refused === undefined) return classify(err)
+      this.#producer.refused(refused)
+      return { retry: `kafka refused: ${refused.cause}`, afterMs: REFUSED_RETRY_MS }
     }
   }
 
@@ -296,6 +316,8 @@ interface ErrorLike {
   readonly message: string
   readonly retriable?: unknown
   readonly type?: unknown
+  readonly code?: unknown
+  readonly broker?: unknown
   readonly cause?: unknown
 }
 
@@ -333,6 +355,30 @@ function describe (chain: readonly ErrorLike[]): string {
     parts.push(`${typeof e.type === 'string' ? e.type : e.name}: ${e.message}`)
   }
   return `kafka ${parts.join(', in ')}`
+}
+
+// The brokers refuse this client itself (its credentials or rights, the certificate either side
+// shows): the same attempt fails the same way until someone changes the configuration, so it is
+// retried slowly, and said once. kafkajs flags a failed TLS handshake retriable like any other
+// connection error, hence the codes: Node's certificate checks, and the alerts a broker sends
+// for a client certificate it refuses.
+const REFUSED_RETRY_MS = 30_000
+const REFUSED_TYPES = new Set(['SASL_AUTHENTICATION_FAILED', 'UNSUPPORTED_SASL_MECHANISM', 'ILLEGAL_SASL_STATE', 'TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED'])
+const CERTIFICATE_CODES = /^(ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH|(UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|CERT_|INVALID_CA|INVALID_PURPOSE|PATH_LENGTH_).*|ERR_SSL_.*ALERT.*)$/
+
+interface Refusal {
+  // The broker that refused, when the error says (a TLS failure does, a SASL one does not).
+  readonly broker: string | undefined
+  readonly cause: string
+}
+
+function refusal (err: unknown): Refusal | undefined {
+  const chain = causes(err)
+  const refused = chain.find((e) => e.name === 'KafkaJSSASLAuthenticationError' || (typeof e.type === 'string' && REFUSED_TYPES.has(e.type)) ||
+    (typeof e.code === 'string' && CERTIFICATE_CODES.test(e.code)))
+  if (refused === undefined) return undefined
+  const what = typeof refused.code === 'string' ? refused.code : typeof refused.type === 'string' ? refused.type : refused.name
+  return { broker: typeof refused.broker === 'string' ? refused.broker : undefined, cause: `${what}: ${refused.message}` }
 }
 
 function classify (err: unknown): Outcome {
