@@ -139,6 +139,8 @@ class LazyProducer {
   #connected: Promise<void> | undefined
   // The cause of the refusal last reported, until a send goes through again.
   #refused: string | undefined
+  // Why the last send failed, until one goes through again (a leader moved, a broker is back).
+  #failing: string | undefined
 
   constructor (config: KafkaConfig, log: Logger) {
     this.#log = log
@@ -160,7 +162,14 @@ class LazyProducer {
     if (this.#refused !== undefined) {
       this.#refused = undefined
       this.#log.info({ sink: 'kafka', brokers: this.#brokers }, 'the Kafka brokers accept logrelay again; delivery resumes')
+    } else if (this.#failing !== undefined) {
+      this.#log.info({ sink: 'kafka', brokers: this.#brokers, after: this.#failing }, 'Kafka takes the records again (its brokers or partition leaders changed)')
     }
+    this.#failing = undefined
+  }
+
+  failed (reason: string): void {
+    this.#failing = reason
   }
 
   // Said once per cause, however many containers share this producer and however long it
@@ -278,7 +287,11 @@ class KafkaSink implements Sink {
       return await unlessAborted(this.#producer.send(request), signal) === ABORTED ? { retry: 'plugin shutting down' } : { ok: true }
     } catch (err) {
       const refused = refusal(err)
-      if (refused === undefined) return classify(err)
+      if (refused === undefined) {
+        const outcome = classify(err)
+        if ('retry' in outcome) this.#producer.failed(outcome.retry)
+        return outcome
+      }
       this.#producer.refused(refused)
       return { retry: `kafka refused: ${refused.cause}`, afterMs: REFUSED_RETRY_MS }
     }
