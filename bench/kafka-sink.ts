@@ -1,5 +1,7 @@
+import fs from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel, Partitioners, type Admin, type Message } from 'kafkajs'
 import { timeHalves, type LogRecord } from '../src/record.js'
 import { kafkaSink, recordValues } from '../sinks/kafka.js'
@@ -8,6 +10,7 @@ import { PluginProcess } from '../test/helpers/plugin.js'
 import { exec } from '../test/helpers/process.js'
 import { containerMeta } from '../test/helpers/records.js'
 import { prepareKafka } from '../test/services/services.js'
+import { printProfile } from './cpu-profile.js'
 import { drainPlugin, measure, medianRate, showRate, statCpuSeconds, type Rate } from './core.js'
 
 // The Kafka sink's benchmark (issue 15): lines/s and plugin CPU per line from a container
@@ -27,6 +30,7 @@ const KEY_BYTES = 64
 // The JVM needs a few hundred thousand records to reach its steady rate (its JIT); the broker's
 // limit is that rate, so the Java producer sends more records than the others send lines.
 const JAVA_RECORDS_PER_LINE = 3
+const PROFILED = fileURLToPath(new URL('./profiled-plugin.js', import.meta.url))
 
 async function highWatermark (admin: Admin, topic: string): Promise<number> {
   return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0)
@@ -88,6 +92,23 @@ async function javaProducer (brokers: string, admin: Admin, lines: number, recor
   return { linesPerSec: Number(rate), cpuMicrosPerLine: cpuSeconds / lines * 1e6 }
 }
 
+// One more sink run, apart from the measured ones, with the plugin under the sampling profiler.
+async function profiledRun (admin: Admin, lines: number, sinkOpts: (topic: string) => string[]): Promise<void> {
+  const file = join(os.tmpdir(), `${uniqueName('logrelay-kafka')}.cpuprofile`)
+  const plugin = new PluginProcess({ LOG_LEVEL: 'warn', LOGRELAY_CPU_PROFILE: file }, PROFILED)
+  await plugin.start()
+  try {
+    const topic = uniqueName('bench-kafka-profiled')
+    await createTopic(admin, topic)
+    const rate = await measure(plugin, lines, sinkOpts(topic), async () => await highWatermark(admin, topic))
+    showRate('sink, profiled:', rate, [rate])
+  } finally {
+    await plugin.cleanup()
+  }
+  if (!fs.existsSync(file)) throw new Error(`the profiled plugin wrote no ${file}`)
+  printProfile(file)
+}
+
 export async function benchKafkaSink (brokers: string, lines = 200_000, rounds = 1): Promise<void> {
   const kafka = new Kafka({ clientId: 'logrelay-bench', brokers: brokers.split(','), logLevel: logLevel.NOTHING })
   const admin = kafka.admin()
@@ -130,6 +151,7 @@ export async function benchKafkaSink (brokers: string, lines = 200_000, rounds =
     console.log(`sink line rate / broker limit: ${(sink.linesPerSec / java.linesPerSec).toFixed(3)}; / bare kafkajs: ${(sink.linesPerSec / bare.linesPerSec).toFixed(3)}`)
     console.log(`sink plugin CPU per line / (bare kafkajs CPU per message + no-sink CPU per line): ` +
       `${(sink.cpuMicrosPerLine / (bare.cpuMicrosPerLine + storeOnly.cpuMicrosPerLine)).toFixed(3)} (target <= 1.2)`)
+    if (process.env['BENCH_PROFILE'] === '1') await profiledRun(admin, lines, sinkOpts)
   } finally {
     await admin.disconnect()
     await logrelay.cleanup()
