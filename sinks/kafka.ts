@@ -399,7 +399,9 @@ function describe (chain: readonly ErrorLike[]): string {
   for (const e of [...chain].reverse()) {
     if (seen.has(e.message)) continue
     seen.add(e.message)
-    parts.push(`${typeof e.type === 'string' ? e.type : e.name}: ${e.message}`)
+    // A connection error names its broker, which the message itself may not (a closed connection).
+    const broker = typeof e.broker === 'string' && !e.message.includes(e.broker) ? ` (broker ${e.broker})` : ''
+    parts.push(`${typeof e.type === 'string' ? e.type : e.name}: ${e.message}${broker}`)
   }
   return `kafka ${parts.join(', in ')}`
 }
