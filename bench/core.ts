@@ -58,6 +58,7 @@ export function statCpuSeconds (stat: string, whose: 'own' | 'children' = 'own')
   return (Number(fields[at]) + Number(fields[at + 1])) / 100
 }
 
+// User and system CPU time of a process so far.
 export function cpuSeconds (pid: number | undefined): number {
   return statCpuSeconds(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))
 }
