@@ -4,16 +4,19 @@ import { timeNanoOf, type ContainerMeta, type LogRecord, type StreamName, type T
 // The JSON every sink writes by default: ECS-compatible field names, so Elasticsearch users get
 // them for free, with nanosecond timestamps:
 //   {"@timestamp":"…","message":"…","stream":"stdout","container":{…},…,"event":{"sequence":N}}
+// An event of several lines (multiline grouping) adds "lines":K to "event".
 // Written straight into the caller's Buffer, since this runs once per line per sink: building a
 // string per record and encoding it again cost about three times as much. Everything after the
 // message up to the sequence is the same for every line of a container and stream, so it is
 // encoded once.
 
 const MESSAGE_OPEN = Buffer.from('Z","message":"')
+// With multiline grouping, how many stored lines the record joins: "event":{"sequence":N,"lines":K}.
+const LINES_OPEN = Buffer.from(',"lines":')
 
 // The longest a record can be apart from its message and container part: the timestamp (a
-// 6-digit year at most), the sequence, the stream and the punctuation.
-const FIXED_BYTES = 120
+// 6-digit year at most), the sequence, an event's line count, the stream and the punctuation.
+const FIXED_BYTES = 150
 // A message byte becomes at most 6 bytes (\u001f), and a UTF-16 unit of a decoded line at most 3.
 const MESSAGE_EXPANSION = 6
 
@@ -164,6 +167,10 @@ function writeRecord (buf: Buffer, at: number, record: LogRecord, tail: Buffer):
   buf.set(tail, at)
   at += tail.length
   at = writeInteger(buf, at, record.sequence)
+  if (record.event !== undefined) {
+    buf.set(LINES_OPEN, at)
+    at = writeInteger(buf, at + LINES_OPEN.length, record.event.lines)
+  }
   buf[at] = 0x7d
   buf[at + 1] = 0x7d
   return at + 2

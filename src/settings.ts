@@ -1,5 +1,6 @@
 import os from 'node:os'
 import { BUFFER_FULL_POLICIES } from './delivery/delivery.js'
+import { eventLogOptions } from './events/options.js'
 import { LOG_LEVELS } from './logger.js'
 import { duration, integer, list, oneOf, regex, size, text } from './options/kinds.js'
 import { Options, parseValue, specsOf, type AnySpec, type OptionSpec } from './options/schema.js'
@@ -23,7 +24,7 @@ export const coreLogOptions = {
 } satisfies Record<string, AnySpec>
 
 // Every log-opt a container may give, in the order the README's table lists them.
-export const logOptionSpecs: readonly AnySpec[] = [sinkSelectOption, ...specsOf(coreLogOptions), ...sinkLogOptions()]
+export const logOptionSpecs: readonly AnySpec[] = [sinkSelectOption, ...specsOf(coreLogOptions), ...specsOf(eventLogOptions), ...sinkLogOptions()]
 
 const DEFAULT_SOCKET = '/run/docker/plugins/logrelay.sock'
 

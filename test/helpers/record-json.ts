@@ -18,6 +18,6 @@ export function referenceRecordJson (record: LogRecord): string {
   if (Object.keys(meta.env).length > 0) doc['env'] = meta.env
   if (meta.tag !== undefined) doc['tag'] = meta.tag
   doc['host'] = { name: meta.hostName }
-  doc['event'] = { sequence: record.sequence }
+  doc['event'] = record.event === undefined ? { sequence: record.sequence } : { sequence: record.sequence, lines: record.event.lines }
   return JSON.stringify(doc)
 }
