@@ -1,10 +1,11 @@
 import { isUtf8 } from 'node:buffer'
-import { timeNanoOf, type ContainerMeta, type LogRecord, type StreamName, type TimeHalves } from '../src/record.js'
+import { timeNanoOf, type ContainerMeta, type JsonFields, type LogRecord, type StreamName, type TimeHalves } from '../src/record.js'
 
 // The JSON every sink writes by default: ECS-compatible field names, so Elasticsearch users get
 // them for free, with nanosecond timestamps:
 //   {"@timestamp":"…","message":"…","stream":"stdout","container":{…},…,"event":{"sequence":N}}
-// An event of several lines (multiline grouping) adds "lines":K to "event".
+// An event of several lines (multiline grouping) adds "lines":K to "event"; parse=json adds the
+// line's own fields after the record's (src/events/json.ts).
 // Written straight into the caller's Buffer, since this runs once per line per sink: building a
 // string per record and encoding it again cost about three times as much. Everything after the
 // message up to the sequence is the same for every line of a container and stream, so it is
@@ -148,22 +149,31 @@ function writeMessage (buf: Buffer, at: number, line: Buffer): number {
   return at
 }
 
-// Writes the record at `at`, which must have room for it; returns the end.
-function writeRecord (buf: Buffer, at: number, record: LogRecord, tail: Buffer): number {
-  const time = record.time
+const RECORD_OPEN_LENGTH = '{"@timestamp":"'.length
+
+// Writes a time as RFC 3339 with nanoseconds, up to its Z, after the record's opening when
+// `open`.
+function writeTime (buf: Buffer, at: number, time: TimeHalves, open: boolean): number {
   let nanos = nanosInSecond(time)
   if (nanos < 0 || nanos >= 1e9 || secondText.length === 0) {
     enterSecond(time)
     nanos = nanosInSecond(time)
   }
-  buf.set(secondText, at)
-  at += secondText.length
+  const text = open ? secondText : secondText.subarray(RECORD_OPEN_LENGTH)
+  buf.set(text, at)
+  at += text.length
   writePadded(buf, at + 9, nanos, 9)
-  at += 9
+  return at + 9
+}
+
+// Writes the record at `at`, which must have room for it; returns the end.
+function writeRecord (buf: Buffer, at: number, record: LogRecord, tail: Buffer): number {
+  const json = record.json
+  at = writeTime(buf, at, json?.time ?? record.time, true)
   // A loop beats TypedArray#set's call for a few bytes.
   for (let i = 0; i < MESSAGE_OPEN.length; i++) buf[at + i] = MESSAGE_OPEN[i] as number
   at += MESSAGE_OPEN.length
-  at = writeMessage(buf, at, record.line)
+  at = writeMessage(buf, at, json?.message ?? record.line)
   buf.set(tail, at)
   at += tail.length
   at = writeInteger(buf, at, record.sequence)
@@ -171,9 +181,56 @@ function writeRecord (buf: Buffer, at: number, record: LogRecord, tail: Buffer):
     buf.set(LINES_OPEN, at)
     at = writeInteger(buf, at + LINES_OPEN.length, record.event.lines)
   }
+  if (json !== undefined) return writeJsonFields(buf, at, record, json)
   buf[at] = 0x7d
   buf[at + 1] = 0x7d
   return at + 2
+}
+
+const CREATED_OPEN = Buffer.from(',"created":"')
+const ORIGINAL_OPEN = Buffer.from(',"original":"')
+
+// parse=json: the rest of "event", then log.level and the line's own fields.
+function writeJsonFields (buf: Buffer, at: number, record: LogRecord, json: JsonFields): number {
+  if (json.time !== undefined) {
+    buf.set(CREATED_OPEN, at)
+    at = writeTime(buf, at + CREATED_OPEN.length, record.time, false)
+    buf[at++] = 0x5a
+    buf[at++] = 0x22
+  }
+  if (json.original) {
+    buf.set(ORIGINAL_OPEN, at)
+    at = writeMessage(buf, at + ORIGINAL_OPEN.length, record.line)
+    buf[at++] = 0x22
+  }
+  buf[at++] = 0x7d
+  if (json.level !== undefined) {
+    buf[at++] = 0x2c
+    buf.set(json.level, at)
+    at += json.level.length
+  }
+  const members = json.members
+  if (json.under !== undefined) {
+    buf[at++] = 0x2c
+    buf.set(json.under, at)
+    at += json.under.length
+    buf.set(members, at)
+    at += members.length
+  } else if (members.length > 0) {
+    buf[at++] = 0x2c
+    buf.set(members.subarray(1, members.length - 1), at)
+    at += members.length - 2
+  }
+  buf[at++] = 0x7d
+  return at
+}
+
+// What parse=json adds to a record at most, besides what FIXED_BYTES covers.
+function jsonBytes (record: LogRecord): number {
+  const json = record.json
+  if (json === undefined) return 0
+  return 64 + json.members.length + (json.under?.length ?? 0) + (json.level?.length ?? 0) +
+    (json.message?.length ?? 0) * MESSAGE_EXPANSION + (json.original ? record.line.length * MESSAGE_EXPANSION : 0)
 }
 
 // A body of records and whatever a sink puts around them (separators, action lines), built in
@@ -185,7 +242,7 @@ export class RecordBodyWriter {
   constructor (batch: readonly LogRecord[], extraPerRecord = 0) {
     let estimate = 16
     // Both streams' tails have the same length.
-    for (const record of batch) estimate += FIXED_BYTES + extraPerRecord + tailsOf(record.container).stdout.length + record.line.length
+    for (const record of batch) estimate += FIXED_BYTES + extraPerRecord + tailsOf(record.container).stdout.length + record.line.length + (record.json?.members.length ?? 0)
     this.#buf = Buffer.allocUnsafe(estimate)
   }
 
@@ -214,7 +271,7 @@ export class RecordBodyWriter {
   record (record: LogRecord): void {
     const tails = tailsOf(record.container)
     const tail = record.stream === 'stdout' ? tails.stdout : tails.stderr
-    this.#reserve(FIXED_BYTES + tail.length + record.line.length * MESSAGE_EXPANSION)
+    this.#reserve(FIXED_BYTES + tail.length + record.line.length * MESSAGE_EXPANSION + jsonBytes(record))
     this.#at = writeRecord(this.#buf, this.#at, record, tail)
   }
 

@@ -79,11 +79,12 @@ export interface EventLines {
 
 // What parse=json puts into a record's JSON, as bytes ready to be written.
 export interface JsonFields {
-  // The object's members as JSON text (under parse-json-key when it is set), written after the
-  // record's own fields; empty for {}.
+  // The object as JSON text, braces included, written after the record's own fields: as the
+  // value of `under` ("key":), or merged (its members alone; empty when it has none).
   readonly members: Buffer
-  // From the logger's own fields, when parse-json-promote asks: the message (the JSON text of a
-  // string, without its quotes), log.level, and @timestamp (the plugin's time goes to
+  readonly under: Buffer | undefined
+  // From the logger's own fields, when parse-json-promote asks: the message (UTF-8), the
+  // "log":{"level":...} member, and the time for @timestamp (the plugin's goes to
   // event.created).
   readonly message?: Buffer
   readonly level?: Buffer

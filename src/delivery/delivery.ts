@@ -57,7 +57,7 @@ export interface OpenedSink {
 // Bytes a record counts for in queues and batch limits: its line plus the metadata every
 // encoding adds. Exact sizes are the sink's business; this only has to bound memory.
 function recordBytes (record: LogRecord): number {
-  return record.line.length + 256
+  return record.line.length + (record.json?.members.length ?? 0) + 256
 }
 
 interface Output {
