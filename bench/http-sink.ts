@@ -41,14 +41,14 @@ export interface HttpSinkBench {
   readonly requests: number
 }
 
-function cpuSeconds (pid: number | undefined): number {
+export function cpuSeconds (pid: number | undefined): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 // Counts ndjson records by their newlines and answers 200 with no body.
-async function countingServer (): Promise<{ url: string, records: () => number, requests: () => number, close: () => Promise<void> }> {
+export async function countingServer (): Promise<{ url: string, records: () => number, requests: () => number, close: () => Promise<void> }> {
   let records = 0
   let requests = 0
   const server = http.createServer((req, res) => {
@@ -74,18 +74,27 @@ async function countingServer (): Promise<{ url: string, records: () => number, 
   }
 }
 
-async function measure (plugin: PluginProcess, lines: number, opts: readonly string[], delivered?: () => number): Promise<Rate> {
+// What a container other than linesScript's writes: its script, the docker run arguments it
+// needs (a mount), and the records its lines become.
+export interface Workload {
+  readonly script: string
+  readonly args: readonly string[]
+  readonly records: number
+}
+
+export async function measure (plugin: PluginProcess, lines: number, opts: readonly string[], delivered?: () => number, workload?: Workload): Promise<Rate> {
   const name = uniqueName('bench-http')
   const before = delivered?.() ?? 0
+  const records = workload?.records ?? lines
   const cpuBefore = cpuSeconds(plugin.pid)
   const start = process.hrtime.bigint()
-  await dockerOk(['run', '-d', '--name', name, '--network', 'none', '--log-driver', plugin.name, ...opts.flatMap((o) => ['--log-opt', o]),
-    TEST_IMAGE, 'sh', '-c', linesScript(lines)])
+  await dockerOk(['run', '-d', '--name', name, '--network', 'none', ...(workload?.args ?? []), '--log-driver', plugin.name, ...opts.flatMap((o) => ['--log-opt', o]),
+    TEST_IMAGE, 'sh', '-c', workload?.script ?? linesScript(lines)])
   const waited = await docker(['wait', name], 600_000)
   if (waited.code !== 0) throw new Error(`docker wait ${name}: ${waited.stderr}`)
   const deadline = Date.now() + 600_000
-  while (delivered !== undefined && delivered() - before < lines) {
-    if (Date.now() > deadline) throw new Error(`${delivered() - before} of ${lines} records counted after 10 minutes`)
+  while (delivered !== undefined && delivered() - before < records) {
+    if (Date.now() > deadline) throw new Error(`${delivered() - before} of ${records} records counted after 10 minutes`)
     await sleep(5)
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9

@@ -56,24 +56,32 @@ const TWO_32 = 4294967296
 
 // The second of the last timestamp written: its start as 32-bit halves, and the record's opening
 // up to its fraction of a second. Lines come in time order, many per second, so most records
-// find their second here and need no BigInt and no Date.
-let secondHi = 0
-let secondLo = 0
-let secondText = Buffer.alloc(0)
+// find their second here and need no BigInt and no Date. A record with a logger's time
+// (parse-json-promote=time) writes two, each with a second of its own.
+class SecondCache {
+  hi = 0
+  lo = 0
+  text = Buffer.alloc(0)
 
-function enterSecond (time: TimeHalves): void {
-  const t = timeNanoOf(time)
-  let seconds = t / NS_PER_S
-  if (t % NS_PER_S < 0n) seconds -= 1n
-  const start = BigInt.asUintN(64, seconds * NS_PER_S)
-  secondHi = Number(start >> 32n)
-  secondLo = Number(start & 0xffffffffn)
-  secondText = Buffer.from(`{"@timestamp":"${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}.`)
+  // The nanoseconds of `time` in this second, after moving to its second when it is another.
+  nanos (time: TimeHalves): number {
+    let nanos = (time.hi - this.hi) * TWO_32 + (time.lo - this.lo)
+    if (nanos < 0 || nanos >= 1e9 || this.text.length === 0) {
+      const t = timeNanoOf(time)
+      let seconds = t / NS_PER_S
+      if (t % NS_PER_S < 0n) seconds -= 1n
+      const start = BigInt.asUintN(64, seconds * NS_PER_S)
+      this.hi = Number(start >> 32n)
+      this.lo = Number(start & 0xffffffffn)
+      this.text = Buffer.from(`{"@timestamp":"${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}.`)
+      nanos = (time.hi - this.hi) * TWO_32 + (time.lo - this.lo)
+    }
+    return nanos
+  }
 }
 
-function nanosInSecond (time: TimeHalves): number {
-  return (time.hi - secondHi) * TWO_32 + (time.lo - secondLo)
-}
+const recordSecond = new SecondCache()
+const createdSecond = new SecondCache()
 
 // Writes `digits` decimal digits of value (zero-padded) ending just before `end`.
 function writePadded (buf: Buffer, end: number, value: number, digits: number): void {
@@ -154,12 +162,9 @@ const RECORD_OPEN_LENGTH = '{"@timestamp":"'.length
 // Writes a time as RFC 3339 with nanoseconds, up to its Z, after the record's opening when
 // `open`.
 function writeTime (buf: Buffer, at: number, time: TimeHalves, open: boolean): number {
-  let nanos = nanosInSecond(time)
-  if (nanos < 0 || nanos >= 1e9 || secondText.length === 0) {
-    enterSecond(time)
-    nanos = nanosInSecond(time)
-  }
-  const text = open ? secondText : secondText.subarray(RECORD_OPEN_LENGTH)
+  const cache = open ? recordSecond : createdSecond
+  const nanos = cache.nanos(time)
+  const text = open ? cache.text : cache.text.subarray(RECORD_OPEN_LENGTH)
   buf.set(text, at)
   at += text.length
   writePadded(buf, at + 9, nanos, 9)

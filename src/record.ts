@@ -86,9 +86,9 @@ export interface JsonFields {
   // From the logger's own fields, when parse-json-promote asks: the message (UTF-8), the
   // "log":{"level":...} member, and the time for @timestamp (the plugin's goes to
   // event.created).
-  readonly message?: Buffer
-  readonly level?: Buffer
-  readonly time?: TimeHalves
+  readonly message: Buffer | undefined
+  readonly level: Buffer | undefined
+  readonly time: TimeHalves | undefined
   // Fields the record's own hid were left out of the members, and the message is the logger's:
   // the whole line is kept in event.original so that nothing is lost.
   readonly original: boolean

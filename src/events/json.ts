@@ -90,10 +90,33 @@ function isOwn (key: string, meta: ContainerMeta, level: boolean): boolean {
   return key === 'tag' && meta.tag !== undefined
 }
 
-// What parse=json does to each record the stage sends.
+// The first of `keys` the object has with a value `read` accepts; the key goes to `taken`.
+function promoted<T> (object: Record<string, unknown>, keys: readonly string[], read: (value: unknown) => T | undefined, taken: string[]): T | undefined {
+  for (const key of keys) {
+    if (!Object.hasOwn(object, key)) continue
+    const value = read(object[key])
+    if (value === undefined) continue
+    taken.push(key)
+    return value
+  }
+  return undefined
+}
+
+const asString = (value: unknown): string | undefined => typeof value === 'string' ? value : undefined
+
+// Whether the bytes between a JSON object's braces hold any member.
+function hasMembers (line: Buffer, start: number, end: number): boolean {
+  for (let i = start + 1; i < end; i++) if (SPACE[line[i] as number] !== 1) return true
+  return false
+}
+
+// What parse=json does to each record the stage sends. This runs once per line per sink: the
+// record is built as a literal, since spreading one cost as much as the parse.
 export function jsonParser (settings: JsonSettings): (record: LogRecord) => LogRecord {
   const under = settings.key === undefined ? undefined : Buffer.from(`${JSON.stringify(settings.key)}:`)
-  const promote = new Set(settings.promote)
+  const promoteMessage = settings.promote.includes('message')
+  const promoteLevel = settings.promote.includes('level')
+  const promoteTime = settings.promote.includes('time')
   return (record) => {
     const line = record.line
     let start = 0
@@ -109,47 +132,44 @@ export function jsonParser (settings: JsonSettings): (record: LogRecord) => LogR
       return record
     }
     const taken: string[] = []
-    const take = <T>(keys: readonly string[], read: (value: unknown) => T | undefined): T | undefined => {
-      for (const key of keys) {
-        if (!Object.hasOwn(object, key)) continue
-        const value = read(object[key])
-        if (value === undefined) continue
-        taken.push(key)
-        return value
-      }
-      return undefined
-    }
-    const message = promote.has('message') ? take(MESSAGE_KEYS, (v) => typeof v === 'string' ? v : undefined) : undefined
-    const level = promote.has('level') ? take(LEVEL_KEYS, levelText) : undefined
-    const time = promote.has('time') ? take(TIME_KEYS, parseLoggerTime) : undefined
+    const message = promoteMessage ? promoted(object, MESSAGE_KEYS, asString, taken) : undefined
+    const level = promoteLevel ? promoted(object, LEVEL_KEYS, levelText, taken) : undefined
+    const time = promoteTime ? promoted(object, TIME_KEYS, parseLoggerTime, taken) : undefined
     let hidden = false
     if (under === undefined) {
-      for (const key of Object.keys(object)) {
-        if (!taken.includes(key) && isOwn(key, record.container, level !== undefined)) {
+      for (const key of RECORD_FIELDS) {
+        if (Object.hasOwn(object, key) && !taken.includes(key) && isOwn(key, record.container, level !== undefined)) {
           taken.push(key)
           hidden = true
         }
       }
     }
     let members: Buffer
-    // Raw newlines would break an NDJSON body, and invalid UTF-8 has to be written replaced.
-    const asWritten = taken.length === 0 && !hasByte(line, 0x0a, start, end) && !hasByte(line, 0x0d, start, end) && isUtf8(line)
-    if (asWritten) {
-      members = line.subarray(start, end + 1)
+    if (taken.length === 0) {
+      // Raw newlines would break an NDJSON body, and invalid UTF-8 has to be written replaced.
+      const asWritten = !hasByte(line, 0x0a, start, end) && !hasByte(line, 0x0d, start, end) && isUtf8(line)
+      members = under === undefined && !hasMembers(line, start, end) ? EMPTY
+        : asWritten ? line.subarray(start, end + 1) : Buffer.from(JSON.stringify(object))
     } else {
-      const kept: Record<string, unknown> = Object.create(null) as Record<string, unknown>
-      for (const key of Object.keys(object)) if (!taken.includes(key)) kept[key] = object[key]
-      members = Buffer.from(JSON.stringify(kept))
+      const kept: Record<string, unknown> = {}
+      let count = 0
+      for (const key of Object.keys(object)) {
+        if (taken.includes(key)) continue
+        // Assigning __proto__ would set the prototype instead of keeping the field.
+        if (key === '__proto__') Object.defineProperty(kept, key, { value: object[key], enumerable: true, writable: true, configurable: true })
+        else kept[key] = object[key]
+        count++
+      }
+      members = under === undefined && count === 0 ? EMPTY : Buffer.from(JSON.stringify(kept))
     }
-    if (under === undefined && Object.keys(object).length === taken.length) members = EMPTY
     const json: JsonFields = {
       members,
       under,
-      ...(message === undefined ? {} : { message: Buffer.from(message) }),
-      ...(level === undefined ? {} : { level: levelMember(level) }),
-      ...(time === undefined ? {} : { time }),
+      message: message === undefined ? undefined : Buffer.from(message),
+      level: level === undefined ? undefined : levelMember(level),
+      time,
       original: hidden && message !== undefined,
     }
-    return { ...record, json }
+    return { stream: record.stream, time: record.time, line, complete: record.complete, sequence: record.sequence, container: record.container, event: record.event, json }
   }
 }

@@ -72,6 +72,12 @@ describe('the JSON parser', () => {
     assert.deepEqual(promoted['event'], { sequence: 7, original: line })
   })
 
+  // A field named __proto__ set on a plain object would have become its prototype and vanished.
+  test('a field named __proto__ is kept when the object is written again', () => {
+    const doc = written('{"__proto__":{"x":1},"msg":"m","a":2}', { key: 'json', promote: ['message'] })
+    assert.equal(JSON.stringify(doc['json']), '{"__proto__":{"x":1},"a":2}')
+  })
+
   test('under parse-json-key the object is kept whole, as written, big numbers included', () => {
     const line = '{"id":12345678901234567890,"message":"m","msg":"x"}'
     const record = jsonParser({ key: 'json', promote: [] })(recordOf(line))
