@@ -186,7 +186,12 @@ class SettledRanges {
   }
 
   settle (from: number, to: number, marks?: StreamMarks): void {
-    if (to <= this.#next) return
+    if (to <= this.#next) {
+      // An event whose range is empty (the other stream's open event holds the position) still
+      // moves its stream's mark on.
+      if (this.#mark(marks)) this.#onAck(this.#next, this.#marks)
+      return
+    }
     if (from > this.#next) {
       const ahead = this.#ahead.get(from)
       this.#ahead.set(from, ahead === undefined || ahead.to < to ? { to, marks: marks ?? ahead?.marks } : ahead)
@@ -209,9 +214,18 @@ class SettledRanges {
     this.#onAck(this.#next, this.#marks)
   }
 
-  #mark (marks: StreamMarks | undefined): void {
-    if (marks === undefined) return
-    if ((marks.stdout ?? 0) > (this.#marks.stdout ?? 0)) this.#marks.stdout = marks.stdout
-    if ((marks.stderr ?? 0) > (this.#marks.stderr ?? 0)) this.#marks.stderr = marks.stderr
+  // Whether a mark moved on.
+  #mark (marks: StreamMarks | undefined): boolean {
+    if (marks === undefined) return false
+    let moved = false
+    if ((marks.stdout ?? 0) > (this.#marks.stdout ?? 0)) {
+      this.#marks.stdout = marks.stdout
+      moved = true
+    }
+    if ((marks.stderr ?? 0) > (this.#marks.stderr ?? 0)) {
+      this.#marks.stderr = marks.stderr
+      moved = true
+    }
+    return moved
   }
 }
