@@ -66,18 +66,27 @@ export function cpuSeconds (pid: number | undefined): number {
 // One container writing `lines` lines through `plugin` with these log-opts, from `docker run`
 // until it has exited and, when `delivered` is given, until that many more records reached the
 // backend; with the plugin's CPU over the same span.
-export async function measure (plugin: PluginProcess, lines: number, opts: readonly string[], delivered?: () => number | Promise<number>): Promise<Rate> {
+// What a container other than linesScript's writes: its script, the docker run arguments it
+// needs (a mount), and the records its lines become.
+export interface Workload {
+  readonly script: string
+  readonly args: readonly string[]
+  readonly records: number
+}
+
+export async function measure (plugin: PluginProcess, lines: number, opts: readonly string[], delivered?: () => number | Promise<number>, workload?: Workload): Promise<Rate> {
   const name = uniqueName('bench')
   const before = await delivered?.() ?? 0
+  const records = workload?.records ?? lines
   const cpuBefore = cpuSeconds(plugin.pid)
   const start = process.hrtime.bigint()
-  await dockerOk(['run', '-d', '--name', name, '--network', 'none', '--log-driver', plugin.name, ...opts.flatMap((o) => ['--log-opt', o]),
-    TEST_IMAGE, 'sh', '-c', linesScript(lines)])
+  await dockerOk(['run', '-d', '--name', name, '--network', 'none', ...(workload?.args ?? []), '--log-driver', plugin.name, ...opts.flatMap((o) => ['--log-opt', o]),
+    TEST_IMAGE, 'sh', '-c', workload?.script ?? linesScript(lines)])
   const waited = await docker(['wait', name], 600_000)
   if (waited.code !== 0) throw new Error(`docker wait ${name}: ${waited.stderr}`)
   const deadline = Date.now() + 600_000
-  while (delivered !== undefined && await delivered() - before < lines) {
-    if (Date.now() > deadline) throw new Error(`${await delivered() - before} of ${lines} records delivered after 10 minutes`)
+  while (delivered !== undefined && await delivered() - before < records) {
+    if (Date.now() > deadline) throw new Error(`${await delivered() - before} of ${records} records delivered after 10 minutes`)
     await sleep(5)
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9

@@ -32,7 +32,7 @@ export interface HttpSinkBench {
 }
 
 // Counts ndjson records by their newlines and answers 200 with no body.
-async function countingServer (): Promise<{ url: string, records: () => number, requests: () => number, close: () => Promise<void> }> {
+export async function countingServer (): Promise<{ url: string, records: () => number, requests: () => number, close: () => Promise<void> }> {
   let records = 0
   let requests = 0
   const server = http.createServer((req, res) => {

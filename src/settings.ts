@@ -1,5 +1,6 @@
 import os from 'node:os'
 import { BUFFER_FULL_POLICIES } from './delivery/delivery.js'
+import { eventLogOptions } from './events/options.js'
 import { LOG_LEVELS } from './logger.js'
 import { PluginError } from './errors.js'
 import { absolutePath, bool, duration, integer, isLoopback, list, listenAddress, oneOf, regex, size, text, type ListenAddress } from './options/kinds.js'
@@ -25,7 +26,7 @@ export const coreLogOptions = {
 } satisfies Record<string, AnySpec>
 
 // Every log-opt a container may give, in the order the README's table lists them.
-export const logOptionSpecs: readonly AnySpec[] = [sinkSelectOption, ...specsOf(coreLogOptions), ...sinkLogOptions()]
+export const logOptionSpecs: readonly AnySpec[] = [sinkSelectOption, ...specsOf(coreLogOptions), ...specsOf(eventLogOptions), ...sinkLogOptions()]
 
 const DEFAULT_SOCKET = '/run/docker/plugins/logrelay.sock'
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import type { Logger } from 'pino'
 import { BacklogBudget, ContainerDelivery, type SinkBacklog } from '../delivery/delivery.js'
+import { eventSettings } from '../events/options.js'
 import { DropCounter } from '../delivery/drops.js'
 import { DeliveryStats } from '../delivery/stats.js'
 import { errorMessage, PluginError } from '../errors.js'
@@ -132,13 +133,14 @@ export class LogDriver {
       return running
     }
     const core = options.read(coreLogOptions)
+    const events = eventSettings(options)
     const sinks = openSinks(options, container, this.#log)
     const delivery = new ContainerDelivery(store, container, sinks, {
       queueMaxRecords: core.queueMaxRecords,
       queueMaxBytes: core.queueMaxBytes,
       bufferMaxBytes: core.bufferMaxBytes,
       bufferFull: core.bufferFull,
-    }, this.#budget, this.#drops, this.#log, this.stats)
+    }, this.#budget, this.#drops, this.#log, this.stats, events)
     // What a restart needs to resume this container's delivery when no File of it is open.
     if (sinks.length > 0) saveContainerInfo(store.dir, infoToKeep(info, container.env))
     this.#deliveries.set(container.id, delivery)
