@@ -26,6 +26,13 @@ export function peakRssMb (pid: number | undefined): number {
   return Number(match?.[1] ?? NaN) / 1024
 }
 
+// User and system CPU time of a process so far.
+export function cpuSeconds (pid: number | undefined): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
 // Lines of exactly LINE_BYTES bytes, newline included, written as fast as busybox can.
 export function linesScript (lines: number): string {
   return `yes ${'x'.repeat(LINE_BYTES - 1)} | head -n ${lines}`

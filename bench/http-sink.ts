@@ -1,9 +1,8 @@
 import { once } from 'node:events'
-import fs from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { drainPlugin, linesScript, median } from './core.js'
+import { cpuSeconds, drainPlugin, linesScript, median } from './core.js'
 import { buildReference } from './reference-build.js'
 import { docker, dockerOk, uniqueName, TEST_IMAGE } from '../test/helpers/docker.js'
 import { PluginProcess } from '../test/helpers/plugin.js'
@@ -39,12 +38,6 @@ export interface HttpSinkBench {
   readonly httpMemoryPath: Rate
   readonly httpLargeBatches: Rate
   readonly requests: number
-}
-
-function cpuSeconds (pid: number | undefined): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 // Counts ndjson records by their newlines and answers 200 with no body.

@@ -30,9 +30,20 @@ function prepareStateDir (dir: string): void {
   }
 }
 
+// The daemon always creates File as a FIFO before StartLogging; anything else (a regular file,
+// a directory, /dev/null) comes from another client of the socket and is refused up front
+// rather than left to a stream that could never end.
+function assertFifo (file: string): void {
+  const stat = fs.lstatSync(file, { throwIfNoEntry: false })
+  if (stat === undefined) throw new PluginError('LOGRELAY_ERR_REQ_FIELD', `File ${JSON.stringify(file)} does not exist`)
+  if (!stat.isFIFO()) throw new PluginError('LOGRELAY_ERR_REQ_FIELD', `File ${JSON.stringify(file)} is not a FIFO`)
+}
+
 // The plugin's state: one ContainerStream per File, one ContainerDelivery per container (shared
 // by its overlapping Files, and kept after they end until its sinks have everything), the local
 // store, and the list of Files to re-attach after a restart.
+async function * noFrames (): AsyncGenerator<Buffer> {}
+
 export class LogDriver {
   readonly #settings: PluginSettings
   readonly #log: Logger
@@ -64,6 +75,7 @@ export class LogDriver {
   // reading. Never does network I/O: a backend that is down must not refuse a container.
   async startLogging (file: string, info: ContainerInfo): Promise<void> {
     if (this.#streams.has(file)) return
+    assertFifo(file)
     const options = await this.#options(info)
     // A repeated StartLogging may have opened it while the files were read.
     if (this.#streams.has(file)) return
@@ -133,7 +145,9 @@ export class LogDriver {
 
   readLogs (info: ContainerInfo, config: ReadConfig, signal: AbortSignal): AsyncGenerator<Buffer> {
     if (!isSafeContainerId(info.ContainerID)) throw new PluginError('LOGRELAY_ERR_REQ_FIELD', `Info.ContainerID ${JSON.stringify(info.ContainerID)} is not a container ID`)
-    return readLogs(this.#store.container(info.ContainerID), config, signal)
+    const store = this.#store.existing(info.ContainerID)
+    // A container the store does not have (never logged here, or swept) has no lines to give.
+    return store === undefined ? noFrames() : readLogs(store, config, signal)
   }
 
   // After a restart: re-open the Files whose daemon side is still open (a FIFO that is gone or
