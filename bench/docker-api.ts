@@ -63,6 +63,12 @@ export async function removeContainer (id: string): Promise<void> {
 export function logLineCount (id: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request({ socketPath: dockerSocket(), path: `/v1.41/containers/${id}/logs?stdout=1&stderr=1`, agent }, (res) => {
+      if (res.statusCode !== 200) {
+        const chunks: Buffer[] = []
+        res.on('data', (b: Buffer) => chunks.push(b))
+        res.on('end', () => reject(new Error(`docker logs ${id}: ${res.statusCode} ${Buffer.concat(chunks).toString()}`)))
+        return
+      }
       let frames = 0
       let header = Buffer.alloc(0)
       let skip = 0
@@ -85,7 +91,7 @@ export function logLineCount (id: string): Promise<number> {
           }
         }
       })
-      res.on('end', () => res.statusCode === 200 ? resolve(frames) : reject(new Error(`logs ${id}: ${res.statusCode}`)))
+      res.on('end', () => resolve(frames))
       res.on('error', reject)
     })
     req.on('error', reject)

@@ -18,6 +18,15 @@ import { infoToKeep, readContainerInfo, saveContainerInfo } from './saved-info.j
 
 const SWEEP_INTERVAL_MS = 60_000
 
+// The daemon always creates File as a FIFO before StartLogging; anything else (a regular file,
+// a directory, /dev/null) comes from another client of the socket and is refused up front
+// rather than left to a stream that could never end.
+function assertFifo (file: string): void {
+  const stat = fs.lstatSync(file, { throwIfNoEntry: false })
+  if (stat === undefined) throw new PluginError('LOGRELAY_ERR_REQ_FIELD', `File ${JSON.stringify(file)} does not exist`)
+  if (!stat.isFIFO()) throw new PluginError('LOGRELAY_ERR_REQ_FIELD', `File ${JSON.stringify(file)} is not a FIFO`)
+}
+
 // A state directory that cannot be made or written (a file, a read-only mount) is the setting's
 // fault: the error names it, rather than an fs call deep in the store.
 function prepareStateDir (dir: string): void {
@@ -30,20 +39,11 @@ function prepareStateDir (dir: string): void {
   }
 }
 
-// The daemon always creates File as a FIFO before StartLogging; anything else (a regular file,
-// a directory, /dev/null) comes from another client of the socket and is refused up front
-// rather than left to a stream that could never end.
-function assertFifo (file: string): void {
-  const stat = fs.lstatSync(file, { throwIfNoEntry: false })
-  if (stat === undefined) throw new PluginError('LOGRELAY_ERR_REQ_FIELD', `File ${JSON.stringify(file)} does not exist`)
-  if (!stat.isFIFO()) throw new PluginError('LOGRELAY_ERR_REQ_FIELD', `File ${JSON.stringify(file)} is not a FIFO`)
-}
+async function * noFrames (): AsyncGenerator<Buffer> {}
 
 // The plugin's state: one ContainerStream per File, one ContainerDelivery per container (shared
 // by its overlapping Files, and kept after they end until its sinks have everything), the local
 // store, and the list of Files to re-attach after a restart.
-async function * noFrames (): AsyncGenerator<Buffer> {}
-
 export class LogDriver {
   readonly #settings: PluginSettings
   readonly #log: Logger
