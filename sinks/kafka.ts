@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto'
 import tls from 'node:tls'
-import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type KafkaConfig, type Message, type Producer, type ProducerBatch, type SASLOptions } from 'kafkajs'
+import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type ICustomPartitioner, type KafkaConfig, type Message, type Producer, type ProducerBatch, type SASLOptions } from 'kafkajs'
 import createSnappyCodec from 'kafkajs-snappy'
 import type { Logger } from 'pino'
 import { errorMessage, PluginError } from '../src/errors.js'
 import { bool, echo, filePath, integer, list, oneOf, size, text } from '../src/options/kinds.js'
 import type { AnySpec, Options, OptionValues } from '../src/options/schema.js'
-import { timeNanoOf, type ContainerMeta, type LogRecord } from '../src/record.js'
+import { timeNanoOf, type ContainerMeta, type LogRecord, type TimeHalves } from '../src/record.js'
 import { conflictingOptions, invalidOption, missingOption, readCaFile, readSecret } from './options.js'
 import { RecordBodyWriter } from './record-json.js'
 import { SharedClients } from './shared-clients.js'
@@ -125,6 +125,25 @@ function kafkaLogOptions (log: Logger): Pick<KafkaConfig, 'logLevel' | 'logCreat
   }
 }
 
+// kafkajs's default partitioner hashes every message's key (murmur2, in JavaScript: a tenth of
+// the plugin's CPU in the Kafka benchmark's profile) and filters the partition list for each.
+// A container's messages all carry its one key Buffer, so the partition is worked out once per
+// key and partition count; it is the partition the default (and Java's) partitioner picks.
+const keyCachingPartitioner: ICustomPartitioner = () => {
+  const partitioner = Partitioners.DefaultPartitioner()
+  const chosen = new WeakMap<Buffer, { readonly partitions: number, readonly partition: number }>()
+  return (args) => {
+    const { message, partitionMetadata } = args
+    const key = message.key
+    if (!Buffer.isBuffer(key) || (message.partition !== undefined && message.partition !== null)) return partitioner(args)
+    const known = chosen.get(key)
+    if (known?.partitions === partitionMetadata.length) return known.partition
+    const partition = partitioner(args)
+    chosen.set(key, { partitions: partitionMetadata.length, partition })
+    return partition
+  }
+}
+
 // One kafkajs producer, shared by every container with the same connection options. It
 // connects on the first send, never at StartLogging, and again after a failed connect.
 //
@@ -138,12 +157,18 @@ function kafkaLogOptions (log: Logger): Pick<KafkaConfig, 'logLevel' | 'logCreat
 class LazyProducer {
   readonly #producer: Producer
   readonly #log: Logger
+  readonly #brokers: string
   #connected: Promise<void> | undefined
+  // The cause of the refusal last reported, until a send goes through again.
+  #refused: string | undefined
+  // Why the last send failed, until one goes through again (a leader moved, a broker is back).
+  #failing: string | undefined
 
   constructor (config: KafkaConfig, log: Logger) {
     this.#log = log
+    this.#brokers = (config.brokers as string[]).join(',')
     this.#producer = new Kafka({ ...config, ...kafkaLogOptions(log) }).producer({
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: keyCachingPartitioner,
       allowAutoTopicCreation: true,
       idempotent: false,
     })
@@ -156,6 +181,26 @@ class LazyProducer {
     })
     await this.#connected
     await this.#producer.sendBatch(batch)
+    if (this.#refused !== undefined) {
+      this.#refused = undefined
+      this.#log.info({ sink: 'kafka', brokers: this.#brokers }, 'the Kafka brokers accept logrelay again; delivery resumes')
+    } else if (this.#failing !== undefined) {
+      this.#log.info({ sink: 'kafka', brokers: this.#brokers, after: this.#failing }, 'Kafka takes the records again (its brokers or partition leaders changed)')
+    }
+    this.#failing = undefined
+  }
+
+  failed (reason: string): void {
+    this.#failing = reason
+  }
+
+  // Said once per cause, however many containers share this producer and however long it
+  // lasts: the operator has one line to act on, not one per retry.
+  refused ({ broker, cause }: Refusal): void {
+    if (this.#refused === cause) return
+    this.#refused = cause
+    this.#log.error({ code: 'LOGRELAY_ERR_KAFKA_REFUSED', sink: 'kafka', broker: broker ?? this.#brokers, cause },
+      `the Kafka broker ${broker ?? this.#brokers} refused logrelay (${cause}); retrying every ${REFUSED_RETRY_MS / 1000} s, the lines wait in the local store`)
   }
 
   async close (): Promise<void> {
@@ -196,6 +241,21 @@ interface Encoded {
 // timestamp delta, headers count); an upper bound is enough for cutting requests.
 const RECORD_OVERHEAD = 32
 
+// A record's time as kafkajs takes a timestamp: milliseconds, as a string. Without a BigInt for
+// times after 1970: hi·2^32 = hi·4294·10^6 + hi·967296, and hi·967296 + lo stays below 2^53, so
+// the division is exact. Lines come many to a millisecond: the last string is kept.
+let lastMs = -1
+let lastMsText = ''
+function timestampOf (time: TimeHalves): string {
+  if (time.hi >= 0x80000000) return String(timeNanoOf(time) / 1_000_000n)
+  const ms = time.hi * 4294 + Math.floor((time.hi * 967296 + time.lo) / 1e6)
+  if (ms !== lastMs) {
+    lastMs = ms
+    lastMsText = String(ms)
+  }
+  return lastMsText
+}
+
 // Each record's JSON as a message value of its own: all written into one Buffer, then sliced.
 export function recordValues (batch: readonly LogRecord[]): Buffer[] {
   const body = new RecordBodyWriter(batch)
@@ -233,15 +293,15 @@ class KafkaSink implements Sink {
   }
 
   #encode (batch: readonly LogRecord[]): Encoded {
-    const messages: Message[] = []
-    let bytes = 0
-    const keyBytes = this.#key?.length ?? 0
+    const key = this.#key
     const values = this.#raw ? batch.map((r) => r.line) : recordValues(batch)
-    batch.forEach((record, i) => {
+    const messages: Message[] = new Array<Message>(batch.length)
+    let bytes = batch.length * ((key?.length ?? 0) + RECORD_OVERHEAD)
+    for (let i = 0; i < batch.length; i++) {
       const value = values[i] as Buffer
-      messages.push({ key: this.#key, value, timestamp: String(timeNanoOf(record.time) / 1_000_000n) })
-      bytes += value.length + keyBytes + RECORD_OVERHEAD
-    })
+      messages[i] = { key, value, timestamp: timestampOf((batch[i] as LogRecord).time) }
+      bytes += value.length
+    }
     return { messages, bytes }
   }
 
@@ -263,7 +323,14 @@ class KafkaSink implements Sink {
     try {
       return await unlessAborted(this.#producer.send(request), signal) === ABORTED ? { retry: 'plugin shutting down' } : { ok: true }
     } catch (err) {
-      return classify(err)
+      const refused = refusal(err)
+      if (refused === undefined) {
+        const outcome = classify(err)
+        if ('retry' in outcome) this.#producer.failed(outcome.retry)
+        return outcome
+      }
+      this.#producer.refused(refused)
+      return { retry: `kafka refused: ${refused.cause}`, afterMs: REFUSED_RETRY_MS }
     }
   }
 
@@ -299,6 +366,8 @@ interface ErrorLike {
   readonly message: string
   readonly retriable?: unknown
   readonly type?: unknown
+  readonly code?: unknown
+  readonly broker?: unknown
   readonly cause?: unknown
 }
 
@@ -333,9 +402,35 @@ function describe (chain: readonly ErrorLike[]): string {
   for (const e of [...chain].reverse()) {
     if (seen.has(e.message)) continue
     seen.add(e.message)
-    parts.push(`${typeof e.type === 'string' ? e.type : e.name}: ${e.message}`)
+    // A connection error names its broker, which the message itself may not (a closed connection).
+    const broker = typeof e.broker === 'string' && !e.message.includes(e.broker) ? ` (broker ${e.broker})` : ''
+    parts.push(`${typeof e.type === 'string' ? e.type : e.name}: ${e.message}${broker}`)
   }
   return `kafka ${parts.join(', in ')}`
+}
+
+// The brokers refuse this client itself (its credentials or rights, the certificate either side
+// shows): the same attempt fails the same way until someone changes the configuration, so it is
+// retried slowly, and said once. kafkajs flags a failed TLS handshake retriable like any other
+// connection error, hence the codes: Node's certificate checks, and the alerts a broker sends
+// for a client certificate it refuses.
+const REFUSED_RETRY_MS = 30_000
+const REFUSED_TYPES = new Set(['SASL_AUTHENTICATION_FAILED', 'UNSUPPORTED_SASL_MECHANISM', 'ILLEGAL_SASL_STATE', 'TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED'])
+const CERTIFICATE_CODES = /^(ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH|(UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|CERT_|INVALID_CA|INVALID_PURPOSE|PATH_LENGTH_).*|ERR_SSL_.*ALERT.*)$/
+
+interface Refusal {
+  // The broker that refused, when the error says (a TLS failure does, a SASL one does not).
+  readonly broker: string | undefined
+  readonly cause: string
+}
+
+function refusal (err: unknown): Refusal | undefined {
+  const chain = causes(err)
+  const refused = chain.find((e) => e.name === 'KafkaJSSASLAuthenticationError' || (typeof e.type === 'string' && REFUSED_TYPES.has(e.type)) ||
+    (typeof e.code === 'string' && CERTIFICATE_CODES.test(e.code)))
+  if (refused === undefined) return undefined
+  const what = typeof refused.code === 'string' ? refused.code : typeof refused.type === 'string' ? refused.type : refused.name
+  return { broker: typeof refused.broker === 'string' ? refused.broker : undefined, cause: `${what}: ${refused.message}` }
 }
 
 function classify (err: unknown): Outcome {

@@ -1,7 +1,8 @@
 import os from 'node:os'
 import { BUFFER_FULL_POLICIES } from './delivery/delivery.js'
 import { LOG_LEVELS } from './logger.js'
-import { absolutePath, duration, integer, list, oneOf, regex, size, text } from './options/kinds.js'
+import { PluginError } from './errors.js'
+import { absolutePath, bool, duration, integer, isLoopback, list, listenAddress, oneOf, regex, size, text, type ListenAddress } from './options/kinds.js'
 import { Options, parseValue, specsOf, type AnySpec, type OptionSpec } from './options/schema.js'
 import { sinkLogOptions, sinkSelectOption } from '../sinks/registry.js'
 import { containerTemplate } from '../sinks/templates.js'
@@ -39,6 +40,10 @@ export const pluginSettings = {
   storeRetentionMs: { name: 'store-retention', env: 'LOGRELAY_STORE_RETENTION', kind: duration(60_000), default: '7d', description: 'Stopped containers not written for this long are removed from the local store (the daemon never says when a container is removed).' },
   logLevel: { name: 'log-level', env: 'LOG_LEVEL', kind: oneOf(LOG_LEVELS), default: 'info', description: "The plugin's own log level." },
   hostName: { name: 'host-name', env: 'LOGRELAY_HOST_NAME', kind: text, description: 'The host.name written in every record; the machine\'s host name by default.' },
+  metricsAddr: { name: 'metrics-addr', env: 'LOGRELAY_METRICS_ADDR', kind: listenAddress, description: 'Where to serve Prometheus /metrics and /healthz over HTTP; unset serves nothing. A managed plugin is on the host network, so this is an address of the host; a non-loopback one needs LOGRELAY_METRICS_ALLOW_REMOTE=true.' },
+  metricsAllowRemote: { name: 'metrics-allow-remote', env: 'LOGRELAY_METRICS_ALLOW_REMOTE', kind: bool, default: 'false', description: 'Let LOGRELAY_METRICS_ADDR be an address other hosts can reach (the metrics name containers and sinks, and have no authentication).' },
+  healthMaxBacklogAgeMs: { name: 'health-max-backlog-age', env: 'LOGRELAY_HEALTH_MAX_BACKLOG_AGE', kind: duration(1000), default: '5m', description: '/healthz answers 503 once a sink\'s oldest undelivered line is older than this (the sink is stuck: its backend is down or refuses).' },
+  metricsContainerLabels: { name: 'metrics-container-labels', env: 'LOGRELAY_METRICS_CONTAINER_LABELS', kind: bool, default: 'false', description: 'Give the per-sink metrics a container label (the container\'s name), one series per container and sink; off, they are per sink, so thousands of short-lived containers cannot grow the series count.' },
 } satisfies Record<string, SettingSpec<unknown>>
 
 export const pluginSettingSpecs: readonly SettingSpec<unknown>[] = Object.values(pluginSettings)
@@ -50,6 +55,9 @@ export interface PluginSettings {
   readonly storeRetentionMs: number
   readonly bufferTotalMaxBytes: number
   readonly hostName: string
+  readonly metricsAddr: ListenAddress | undefined
+  readonly metricsContainerLabels: boolean
+  readonly healthMaxBacklogAgeMs: number
 }
 
 // The socket alone, which the plugin needs before anything else: with it, even a plugin whose
@@ -67,6 +75,11 @@ export function readPluginSettings (env: NodeJS.ProcessEnv): PluginSettings {
     values.set(spec.name, raw === undefined ? undefined : parseValue(spec, raw, 'plugin setting', spec.env))
   }
   const settings = new Options(values).read(pluginSettings)
+  const metrics = settings.metricsAddr
+  if (metrics !== undefined && !isLoopback(metrics.host) && !settings.metricsAllowRemote) {
+    throw new PluginError('LOGRELAY_ERR_ENV_INVALID',
+      `invalid plugin setting ${pluginSettings.metricsAddr.env}="${env[pluginSettings.metricsAddr.env] ?? ''}" (${metrics.host} is not a loopback address): expected 127.0.0.1, ::1 or localhost, unless ${pluginSettings.metricsAllowRemote.env}=true lets other hosts read the metrics`)
+  }
   return Object.freeze({
     socket: settings.socket,
     stateDir: settings.stateDir,
@@ -74,5 +87,8 @@ export function readPluginSettings (env: NodeJS.ProcessEnv): PluginSettings {
     storeRetentionMs: settings.storeRetentionMs,
     bufferTotalMaxBytes: settings.bufferTotalMaxBytes,
     hostName: settings.hostName ?? os.hostname(),
+    metricsAddr: metrics,
+    metricsContainerLabels: settings.metricsContainerLabels,
+    healthMaxBacklogAgeMs: settings.healthMaxBacklogAgeMs,
   })
 }

@@ -102,3 +102,19 @@ test('plugin settings: defaults, the machine\'s host name, and errors named by t
   assert.throws(() => readPluginSettings({ LOGRELAY_STORE_RETENTION: 'forever' }), /invalid plugin setting LOGRELAY_STORE_RETENTION="forever" \(not a duration\)/)
   assert.throws(() => readPluginSettings({ LOGRELAY_STATE_DIR: 'state' }), /invalid plugin setting LOGRELAY_STATE_DIR="state" \(not an absolute path\): expected an absolute path to a directory the plugin can write/)
 })
+
+test('the metrics address: unset by default, a bare port means 127.0.0.1, and a non-loopback one needs LOGRELAY_METRICS_ALLOW_REMOTE=true', () => {
+  const addr = (env: NodeJS.ProcessEnv): unknown => readPluginSettings(env).metricsAddr
+  assert.equal(addr({}), undefined)
+  assert.equal(addr({ LOGRELAY_METRICS_ADDR: '' }), undefined)
+  assert.deepEqual(addr({ LOGRELAY_METRICS_ADDR: '9464' }), { host: '127.0.0.1', port: 9464 })
+  assert.deepEqual(addr({ LOGRELAY_METRICS_ADDR: '[::1]:9464' }), { host: '::1', port: 9464 })
+  assert.deepEqual(addr({ LOGRELAY_METRICS_ADDR: 'localhost:0' }), { host: 'localhost', port: 0 })
+  assert.throws(() => addr({ LOGRELAY_METRICS_ADDR: '10.1.2.3:9464' }), /LOGRELAY_METRICS_ADDR="10.1.2.3:9464" \(10.1.2.3 is not a loopback address\)/)
+  assert.throws(() => addr({ LOGRELAY_METRICS_ADDR: '[::]:9464' }), /:: is not a loopback address/)
+  assert.deepEqual(addr({ LOGRELAY_METRICS_ADDR: '0.0.0.0:9464', LOGRELAY_METRICS_ALLOW_REMOTE: 'true' }), { host: '0.0.0.0', port: 9464 })
+  assert.throws(() => addr({ LOGRELAY_METRICS_ADDR: 'example.com:9464' }), /\(not a port or host:port\): expected a port/)
+  assert.throws(() => addr({ LOGRELAY_METRICS_ADDR: '999.0.0.1:9464' }), /not an IPv4 address/)
+  assert.throws(() => addr({ LOGRELAY_METRICS_ADDR: '[127.0.0.1]:9464' }), /not an IPv6 address/)
+  assert.throws(() => addr({ LOGRELAY_METRICS_ADDR: '70000' }), /the port is past 65535/)
+})

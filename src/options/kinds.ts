@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import v8 from 'node:v8'
 
 // Parsers for option values. Log-opts and plugin env values are always strings; each kind turns
@@ -168,4 +169,30 @@ export function filePath (what: string): OptionKind<string> {
     ...absolutePath(`${what} the plugin can read (a regular file of at most ${FILE_MAX_BYTES / 1024 / 1024} MiB)`),
     file: { maxBytes: FILE_MAX_BYTES },
   }
+}
+
+export interface ListenAddress {
+  readonly host: string
+  readonly port: number
+}
+
+// A TCP address to listen on: host:port, [v6]:port, or a bare port, which means 127.0.0.1.
+// Hosts are IP literals or localhost: a name that resolves elsewhere must not widen a listener
+// that is loopback-only by default. Port 0 takes any free port (the log says which).
+export const listenAddress: OptionKind<ListenAddress> = {
+  accepts: 'a port (for 127.0.0.1), or host:port with an IP address or localhost as host, such as 9464, 127.0.0.1:9464 or [::1]:9464',
+  parse: (raw) => {
+    const match = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+|localhost)):)?(\d{1,5})$/.exec(raw.trim())
+    if (match === null) throw new Error('not a port or host:port')
+    const port = Number(match[3])
+    if (port > 65535) throw new Error('the port is past 65535')
+    const host = match[1] ?? match[2] ?? '127.0.0.1'
+    if (match[2] !== undefined && match[2] !== 'localhost' && isIP(host) !== 4) throw new Error('not an IPv4 address')
+    if (match[1] !== undefined && isIP(host) !== 6) throw new Error('not an IPv6 address')
+    return { host, port }
+  },
+}
+
+export function isLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'))
 }

@@ -1,7 +1,8 @@
 import fs from 'node:fs'
 import type { Logger } from 'pino'
-import { BacklogBudget, ContainerDelivery } from '../delivery/delivery.js'
+import { BacklogBudget, ContainerDelivery, type SinkBacklog } from '../delivery/delivery.js'
 import { DropCounter } from '../delivery/drops.js'
+import { DeliveryStats } from '../delivery/stats.js'
 import { errorMessage, PluginError } from '../errors.js'
 import { echo } from '../options/kinds.js'
 import { loadOptions, parseOptions, readOptionDefaults, type Options } from '../options/schema.js'
@@ -41,6 +42,14 @@ function prepareStateDir (dir: string): void {
 
 async function * noFrames (): AsyncGenerator<Buffer> {}
 
+// What the plugin's streams have read from the FIFOs.
+export interface StreamTotals {
+  bytes: number
+  frames: number
+  corruptRegions: number
+  corruptBytes: number
+}
+
 // The plugin's state: one ContainerStream per File, one ContainerDelivery per container (shared
 // by its overlapping Files, and kept after they end until its sinks have everything), the local
 // store, and the list of Files to re-attach after a restart.
@@ -54,7 +63,11 @@ export class LogDriver {
   readonly #budget: BacklogBudget
   readonly #defaults: ReadonlyMap<string, string>
   readonly #drops: DropCounter
+  readonly stats: DeliveryStats
   readonly #sweepTimer: NodeJS.Timeout
+  // The streams that have ended; those running are added when asked.
+  readonly #endedStreams: StreamTotals = { bytes: 0, frames: 0, corruptRegions: 0, corruptBytes: 0 }
+  #readsInProgress = 0
   #shuttingDown = false
 
   constructor (settings: PluginSettings, env: NodeJS.ProcessEnv, log: Logger) {
@@ -66,6 +79,7 @@ export class LogDriver {
     this.#store = new LocalStore(settings.stateDir, { totalMaxSize: settings.storeTotalMaxBytes, retentionMs: settings.storeRetentionMs }, storeMax, log)
     this.#active = new ActiveFiles(settings.stateDir)
     this.#drops = new DropCounter(log)
+    this.stats = new DeliveryStats(settings.metricsContainerLabels)
     this.#budget = new BacklogBudget(settings.bufferTotalMaxBytes)
     this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS)
     this.#sweepTimer.unref()
@@ -99,6 +113,7 @@ export class LogDriver {
     if (fresh) this.#active.add(file, info, container.env)
     void stream.done.then(() => {
       this.#streams.delete(file)
+      addStream(this.#endedStreams, stream)
       // A stream cut off by shutdown is still open on the daemon's side: keep it for re-attach.
       if (!this.#shuttingDown) this.#active.remove(file)
       this.#log.debug({ container: info.ContainerID, file }, 'stream drained')
@@ -123,7 +138,7 @@ export class LogDriver {
       queueMaxBytes: core.queueMaxBytes,
       bufferMaxBytes: core.bufferMaxBytes,
       bufferFull: core.bufferFull,
-    }, this.#budget, this.#drops, this.#log)
+    }, this.#budget, this.#drops, this.#log, this.stats)
     // What a restart needs to resume this container's delivery when no File of it is open.
     if (sinks.length > 0) saveContainerInfo(store.dir, infoToKeep(info, container.env))
     this.#deliveries.set(container.id, delivery)
@@ -147,7 +162,55 @@ export class LogDriver {
     if (!isSafeContainerId(info.ContainerID)) throw new PluginError('LOGRELAY_ERR_REQ_FIELD', `Info.ContainerID ${JSON.stringify(info.ContainerID)} is not a container ID`)
     const store = this.#store.existing(info.ContainerID)
     // A container the store does not have (never logged here, or swept) has no lines to give.
-    return store === undefined ? noFrames() : readLogs(store, config, signal)
+    return store === undefined ? noFrames() : this.#counted(readLogs(store, config, signal))
+  }
+
+  // Counted from its first read to its end: a read the daemon drops before it starts never ran.
+  async * #counted (frames: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
+    this.#readsInProgress++
+    try {
+      yield * frames
+    } finally {
+      this.#readsInProgress--
+    }
+  }
+
+  // The engine's own state, as /metrics and the status view show it.
+  get readsInProgress (): number {
+    return this.#readsInProgress
+  }
+
+  get settings (): PluginSettings {
+    return this.#settings
+  }
+
+  get activeStreams (): number {
+    return this.#streams.size
+  }
+
+  * backlogs (): Iterable<SinkBacklog> {
+    for (const delivery of this.#deliveries.values()) yield * delivery.backlogs()
+  }
+
+  // Every container being read or still delivering, with how many of its Files are open.
+  containers (): { container: ContainerMeta, streams: number, backlogs: SinkBacklog[] }[] {
+    const streams = new Map<string, number>()
+    for (const stream of this.#streams.values()) streams.set(stream.container.id, (streams.get(stream.container.id) ?? 0) + 1)
+    return [...this.#deliveries.values()].map((d) => ({ container: d.container, streams: streams.get(d.container.id) ?? 0, backlogs: d.backlogs() }))
+  }
+
+  streamTotals (): StreamTotals {
+    const totals = { ...this.#endedStreams }
+    for (const stream of this.#streams.values()) addStream(totals, stream)
+    return totals
+  }
+
+  storeBytes (): number {
+    return this.#store.bytesOnDisk()
+  }
+
+  storeEvictions (): Readonly<Record<string, number>> {
+    return this.#store.evictions
   }
 
   // After a restart: re-open the Files whose daemon side is still open (a FIFO that is gone or
@@ -209,4 +272,11 @@ export class LogDriver {
     this.#drops.flush()
     await Promise.allSettled(sinkDefinitions.map(async (d) => await d.closeAll()))
   }
+}
+
+function addStream (totals: StreamTotals, stream: ContainerStream): void {
+  totals.bytes += stream.bytesRead
+  totals.frames += stream.frames
+  totals.corruptRegions += stream.corruptRegions
+  totals.corruptBytes += stream.corruptBytes
 }

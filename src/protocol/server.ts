@@ -6,6 +6,7 @@ import { errorMessage, PluginError } from '../errors.js'
 import { parseContainerInfo } from './container-info.js'
 import type { LogDriver } from './driver.js'
 import { body, file, parseReadConfig } from './requests.js'
+import { pluginStatus } from './status.js'
 
 // Fastify on the plugin socket, speaking the protocol as the daemon really does
 // (shared/docs/protocol.md): bodies come with no Content-Type (or the v1.2+json Accept only),
@@ -82,6 +83,10 @@ export function buildServer (driverReady: Promise<LogDriver>, log: Logger): Fast
     })
     return reply.code(200).type('application/x-json-stream').send(stream)
   })
+
+  // Not the daemon's: `npm run status` asks here. An Err when the settings keep the driver
+  // from loading, as StartLogging would answer.
+  app.get('/logrelay/status', async (_req, reply) => json(reply, pluginStatus(await driverReady)))
 
   return app
 }

@@ -18,6 +18,8 @@ export interface FifoReaderEvents {
 export class FifoReader extends EventEmitter<FifoReaderEvents> {
   readonly path: string
   #socket: net.Socket | undefined
+  // Bytes taken from the pipe, for /metrics.
+  bytesRead = 0
   #paused = false
   #ended = false
 
@@ -47,7 +49,10 @@ export class FifoReader extends EventEmitter<FifoReaderEvents> {
     })
     const socket = new net.Socket({ fd, readable: true, writable: false })
     this.#socket = socket
-    socket.on('data', (chunk: Buffer) => decoder.push(chunk))
+    socket.on('data', (chunk: Buffer) => {
+      this.bytesRead += chunk.length
+      decoder.push(chunk)
+    })
     socket.on('error', (err) => this.emit('error', err))
     socket.on('close', () => {
       if (this.#ended) return
