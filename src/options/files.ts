@@ -5,9 +5,9 @@ import fs from 'node:fs'
 // points at, the read must end soon and small: a FIFO would block open() until a writer came
 // (in the thread pool, which four such files use up, and with it every fs call of the plugin),
 // and /dev/zero or /dev/urandom would be read until the heap is gone. So the file is opened
-// non-blocking, must be a regular file, and is read no further than its bound.
+// non-blocking only once stat says it is a regular file, and read no further than its bound.
 
-// What fstat says a path is, for the error.
+// What stat says a path is, for the error.
 function whatItIs (stat: fs.Stats): string {
   if (stat.isDirectory()) return 'a directory'
   if (stat.isFIFO()) return 'a FIFO'
@@ -17,9 +17,24 @@ function whatItIs (stat: fs.Stats): string {
   return 'not a regular file'
 }
 
+async function checkRegular (stat: () => Promise<fs.Stats>): Promise<fs.Stats> {
+  let stats: fs.Stats
+  try {
+    stats = await stat()
+  } catch (err) {
+    throw new Error((err as NodeJS.ErrnoException).code ?? 'cannot stat it', { cause: err })
+  }
+  if (!stats.isFile()) throw new Error(`${whatItIs(stats)}, not a regular file`)
+  return stats
+}
+
 // Throws an Error whose message is the problem alone (ENOENT, "a FIFO, not a regular file", ...);
 // the caller names the option.
 export async function readBoundedFile (path: string, maxBytes: number): Promise<Buffer> {
+  // stat first: opening a device can act on it (a tape rewinds, a watchdog arms), so only what
+  // is a regular file is opened at all; fstat then checks what was opened, which may have been
+  // swapped in between.
+  await checkRegular(async () => await fs.promises.stat(path))
   let handle: fs.promises.FileHandle
   try {
     handle = await fs.promises.open(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY)
@@ -27,8 +42,7 @@ export async function readBoundedFile (path: string, maxBytes: number): Promise<
     throw new Error((err as NodeJS.ErrnoException).code ?? 'cannot open it', { cause: err })
   }
   try {
-    const stat = await handle.stat()
-    if (!stat.isFile()) throw new Error(`${whatItIs(stat)}, not a regular file`)
+    const stat = await checkRegular(async () => await handle.stat())
     // The size fstat gives is only a hint (a file in /proc says 0, a log may grow): the read
     // itself stops one byte past the bound, which tells "too large" from "exactly the bound".
     // The buffer starts at the size fstat gives, so a thousand containers starting at once with
