@@ -1,4 +1,4 @@
-import { daemonEntryShape, decodeLogEntry, shapeEnd, SHAPE_BAD, SHAPE_NEED, SHAPE_OK, type LogEntry, type Shape } from './log-entry.js'
+import { daemonEntryShape, decodeLogEntry, shapeEnd, shapeLineEnd, shapeLineStart, SHAPE_BAD, SHAPE_NEED, SHAPE_OK, type LogEntry, type Shape } from './log-entry.js'
 
 // The daemon never writes a frame larger than about 16.5 KiB (a 16 KiB chunk plus metadata);
 // anything far beyond that is corruption, not data (protocol.md, item 20).
@@ -49,16 +49,6 @@ function frameAt (buf: Buffer, at: number): Shape {
   return shape
 }
 
-// A whole frame at `at` whose next frame, when bytes of it are there, is not plainly wrong.
-function chainsOn (buf: Buffer, at: number): Shape {
-  const shape = frameAt(buf, at)
-  if (shape !== SHAPE_OK) return shape
-  const end = frameEnd
-  const next = end < buf.length ? frameAt(buf, end) : SHAPE_NEED
-  frameEnd = end
-  return next === SHAPE_BAD ? SHAPE_BAD : SHAPE_OK
-}
-
 const NORMAL = 0
 const SEARCH = 1
 
@@ -79,9 +69,9 @@ const SEARCH = 1
 // short whose length reaches exactly to a later boundary: its "line" holds a frame header, hence
 // a 0x0a, which a line of the daemon's never does.
 //
-// - NORMAL: in step with the frames. A frame of the right shape is taken, unless a frame that
-//   chains on starts inside it while the bytes after it are no frame or its line holds a 0x0a:
-//   then it was cut short (issue 13: a truncated frame stored a garbled entry and lost the next
+// - NORMAL: in step with the frames. A frame of the right shape is taken, unless a frame starts
+//   inside it while the bytes after it are no frame or its line holds a 0x0a: then it was cut
+//   short (issue 13: a truncated frame stored a garbled entry and lost the next
 //   line). A frame whose length is wrong but whose fields are whole ends where its fields end,
 //   and the next frame starts there.
 // - SEARCH: every offset is tried, cheaply, and the first frame of the daemon's shape is taken.
@@ -154,13 +144,18 @@ export class FrameDecoder {
       const reason = badReason()
       const resume = this.#fieldsEnd(at, final)
       if (resume === SHAPE_NEED) return false
-      this.#markCorrupt(this.#base + at, resume > 0 ? `frame length ${badLength} does not match its fields` : reason)
-      if (resume > 0) return this.#resume(resume)
+      if (resume > 0) return this.#wrongLength(at, resume)
+      this.#markCorrupt(this.#base + at, reason)
       return this.#lost(at)
     }
     const end = frameEnd
     const entry = decodeLogEntry(buf, at + 4, end - at - 4)
     if (entry.line.includes(NEWLINE) || (end < buf.length && frameAt(buf, end) === SHAPE_BAD)) {
+      // A length too short by whole fields leaves a frame of the right shape, and its fields
+      // go on past it up to the next frame.
+      const resume = this.#fieldsEnd(at, final)
+      if (resume === SHAPE_NEED) return false
+      if (resume > 0) return this.#wrongLength(at, resume)
       const inner = this.#innerFrame(at, end, final)
       if (inner === SHAPE_NEED) return false
       if (inner > 0) {
@@ -173,28 +168,32 @@ export class FrameDecoder {
     return true
   }
 
-  // A frame whose length is wrong but whose bytes start like the daemon's: where its fields end,
-  // if a frame that chains on starts there. 0 when there is none, SHAPE_NEED to wait for bytes.
+  // A frame whose length is wrong but whose fields are whole: where its fields end, if a frame
+  // starts there. 0 when there is none, SHAPE_NEED to wait for bytes.
   #fieldsEnd (at: number, final: boolean): number {
     const buf = this.#buf
-    if (badWhy !== 'shape' || shapeEnd <= at + 4) return 0
-    const shape = daemonEntryShape(buf, at + 4, at + 4 + MAX_FRAME_BYTES, buf.length)
+    const declared = at + 4 + buf.readUInt32BE(at)
+    const shape = daemonEntryShape(buf, at + 4, at + 4 + MAX_FRAME_BYTES, buf.length, true)
     if (shape !== SHAPE_BAD) return final || shape === SHAPE_OK ? 0 : SHAPE_NEED
     const end = shapeEnd
-    if (end === at + 4 + badLength || end < at + 4 + MIN_ENTRY_BYTES) return 0
-    const next = chainsOn(buf, end)
+    if (end === declared || end < at + 4 + MIN_ENTRY_BYTES) return 0
+    // Fields that run over the next frame's header are no fields of this one: a line of the
+    // daemon's never holds a 0x0a, and a header always does.
+    if (buf.subarray(shapeLineStart, shapeLineEnd).includes(NEWLINE)) return 0
+    const next = frameAt(buf, end)
     if (next === SHAPE_NEED) return final ? 0 : SHAPE_NEED
     return next === SHAPE_OK ? end : 0
   }
 
-  // A frame that chains on and starts inside the frame at `at`, which the bytes after it show to
-  // be cut short: 0 when there is none, SHAPE_NEED to wait for bytes.
+  // A frame of the daemon's shape that starts inside the frame at `at`: there is one only when
+  // `at` was cut short, since no frame start fits inside a frame the daemon wrote whole. 0 when
+  // there is none, SHAPE_NEED to wait for bytes.
   #innerFrame (at: number, end: number, final: boolean): number {
     const buf = this.#buf
     let p = this.#innerOf === this.#base + at ? this.#innerFrom - this.#base : at + 1
     this.#innerOf = this.#base + at
     for (; p < end; p++) {
-      const shape = chainsOn(buf, p)
+      const shape = frameAt(buf, p)
       if (shape === SHAPE_OK) return p
       if (shape === SHAPE_NEED && !final) {
         this.#innerFrom = this.#base + p
@@ -202,6 +201,11 @@ export class FrameDecoder {
       }
     }
     return 0
+  }
+
+  #wrongLength (at: number, fieldsEnd: number): boolean {
+    this.#markCorrupt(this.#base + at, `frame length ${this.#buf.readUInt32BE(at)} does not match its fields (${fieldsEnd - at - 4} bytes)`)
+    return this.#resume(fieldsEnd)
   }
 
   #resume (at: number): boolean {

@@ -192,6 +192,7 @@ export type Shape = typeof SHAPE_OK | typeof SHAPE_BAD | typeof SHAPE_NEED
 const MAX_FIELDS = 64
 const FIELD_SOURCE = 1
 const FIELD_TIME = 2
+const FIELD_LINE = 3
 const FIELD_PARTIAL = 4
 const FIELD_METADATA = 5
 const WIRE_FIXED64 = 1
@@ -199,10 +200,14 @@ const WIRE_FIXED32 = 5
 // Where the last field that fits the daemon's shape ended: a frame whose length prefix is wrong
 // still has whole fields, and they end where the next frame begins.
 export let shapeEnd = 0
+// Where the line the check last saw lies (both 0 when there was none).
+export let shapeLineStart = 0
+export let shapeLineEnd = 0
 
 // Checks buf[start, end) as a LogEntry; only buf[.., available) is there so far. NEED means
-// nothing is wrong yet but the rest is still to come.
-export function daemonEntryShape (buf: Buffer, start: number, end: number, available: number): Shape {
+// nothing is wrong yet but the rest is still to come. `knownOnly` refuses fields past 5, for a
+// frame whose length is in doubt: what follows it must not pass for fields of its own.
+export function daemonEntryShape (buf: Buffer, start: number, end: number, available: number, knownOnly = false): Shape {
   const limit = Math.min(end, available)
   let last = 0
   let fields = 0
@@ -210,6 +215,7 @@ export function daemonEntryShape (buf: Buffer, start: number, end: number, avail
   let seenPartial = false
   pos = start
   shapeEnd = start
+  shapeLineStart = shapeLineEnd = 0
   while (pos < end) {
     if (pos >= limit) return SHAPE_NEED
     if (++fields > MAX_FIELDS) return SHAPE_BAD
@@ -218,7 +224,7 @@ export function daemonEntryShape (buf: Buffer, start: number, end: number, avail
     if (varintHi !== 0) return SHAPE_BAD
     const field = tag >>> 3
     const wire = tag & 7
-    if (field === 0 || field < last || (field === last && field <= FIELD_METADATA)) return SHAPE_BAD
+    if (field === 0 || field < last || (field === last && field <= FIELD_METADATA) || (knownOnly && field > FIELD_METADATA)) return SHAPE_BAD
     if (last === 0 && field !== FIELD_SOURCE) return SHAPE_BAD
     if (field > FIELD_TIME && !seenTime) return SHAPE_BAD
     last = field
@@ -244,6 +250,9 @@ export function daemonEntryShape (buf: Buffer, start: number, end: number, avail
         if (length !== SOURCE_BYTES) return SHAPE_BAD
         if (at + SOURCE_BYTES > limit) return prefixOf(buf, at, limit) ? SHAPE_NEED : SHAPE_BAD
         if (!isSource(buf, at, STDOUT) && !isSource(buf, at, STDERR)) return SHAPE_BAD
+      } else if (field === FIELD_LINE) {
+        shapeLineStart = at
+        shapeLineEnd = pos
       } else if (field === FIELD_METADATA) {
         if (!seenPartial) return SHAPE_BAD
         if (pos > limit) return SHAPE_NEED

@@ -66,6 +66,27 @@ test('a plausible but wrong length: the lines after it are handed on at once, no
   }
 })
 
+test('a length too short by whole fields: the frame it leaves is not stored, the next one is', () => {
+  // Found by the fault suite: a length that stops right after time_nano leaves a well-formed
+  // entry with an empty line, and the line field that follows it is no frame.
+  const wrong = daemonFrame('the rest of this frame is a line field')
+  wrong.writeUInt32BE(8 + 10)
+  const d = decodeAll(Buffer.concat([wrong, daemonFrame('next'), daemonFrame('x'.repeat(300)), Buffer.alloc(4, 0xff)]))
+  assert.deepEqual(d.lines, ['next', 'x'.repeat(300)])
+})
+
+test('a frame cut inside its line length takes no following frame for its line', () => {
+  // Found by the fault suite: the cut left a varint continuation byte, which the next frame's
+  // first byte ended, and the line so made covered the next frame exactly.
+  const next = daemonFrame('the frame right after the cut')
+  const cut = daemonFrame(Buffer.alloc(200, 0x63))
+  const lengthAt = 4 + 8 + 10 + 1
+  const mangled = Buffer.from(cut.subarray(0, lengthAt + 1))
+  mangled[lengthAt] = 0x80 | (next.length - 1)
+  const d = decodeAll(Buffer.concat([mangled, next, daemonFrame('after')]))
+  assert.deepEqual(d.lines, ['the frame right after the cut', 'after'])
+})
+
 test('frames split at every byte decode the same as whole', () => {
   const frames = Buffer.concat([daemonFrame('one'), daemonFrame('', { partial: true, partialId: 'p'.repeat(64), partialOrdinal: 2, partialLast: true }), daemonFrame('three', { source: 'stderr' })])
   assert.deepEqual(decodeAll(frames, 1).lines, ['one', '', 'three'])
