@@ -41,14 +41,14 @@ export interface HttpSinkBench {
   readonly requests: number
 }
 
-function cpuSeconds (pid: number | undefined): number {
+export function cpuSeconds (pid: number | undefined): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 // Counts ndjson records by their newlines and answers 200 with no body.
-async function countingServer (): Promise<{ url: string, records: () => number, requests: () => number, close: () => Promise<void> }> {
+export async function countingServer (): Promise<{ url: string, records: () => number, requests: () => number, close: () => Promise<void> }> {
   let records = 0
   let requests = 0
   const server = http.createServer((req, res) => {
@@ -74,7 +74,7 @@ async function countingServer (): Promise<{ url: string, records: () => number, 
   }
 }
 
-async function measure (plugin: PluginProcess, lines: number, opts: readonly string[], delivered?: () => number): Promise<Rate> {
+export async function measure (plugin: PluginProcess, lines: number, opts: readonly string[], delivered?: () => number): Promise<Rate> {
   const name = uniqueName('bench-http')
   const before = delivered?.() ?? 0
   const cpuBefore = cpuSeconds(plugin.pid)
