@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { SinkBacklog } from '../delivery/delivery.js'
-import { DROP_REASONS, ERROR_CLASSES, type DeliveryStats, type SinkCounters } from '../delivery/stats.js'
+import { DROP_REASONS, ERROR_CLASSES, RETRY_CLASSES, type DeliveryStats, type SinkCounters } from '../delivery/stats.js'
 import type { StreamTotals } from '../protocol/driver.js'
 
 // The Prometheus metrics, read from the engine's own state at each scrape: the sinks'
@@ -61,9 +61,9 @@ export function metricsRegistry (source: MetricsSource): Registry {
   sinkCounter('logrelay_sink_handed_bytes_total', 'Bytes of lines handed to the sink.', (c) => c.handedBytes)
   sinkCounter('logrelay_sink_delivered_records_total', 'Records the backend acknowledged.', (c) => c.deliveredRecords)
   sinkCounter('logrelay_sink_delivered_bytes_total', 'Bytes of lines the backend acknowledged.', (c) => c.deliveredBytes)
-  sinkCounterBy('logrelay_sink_retried_records_total', 'Records sent again, by why (class: transient, throttled, partial, too-large, sink-bug).', 'class', ERROR_CLASSES, (c) => c.retriedRecords)
-  sinkCounterBy('logrelay_sink_dropped_records_total', 'Records given up, by why (reason: refused, record-refused, too-large, buffer-full, evicted); the log and npm run status have the backend\'s words.', 'reason', DROP_REASONS, (c) => c.droppedRecords)
-  sinkCounterBy('logrelay_sink_backend_errors_total', 'Requests the backend did not fully accept, by class (transient, throttled, partial, too-large, refused, sink-bug).', 'class', ERROR_CLASSES, (c) => c.backendErrors)
+  sinkCounterBy('logrelay_sink_retried_records_total', `Records sent again, by why (class: ${RETRY_CLASSES.join(', ')}).`, 'class', RETRY_CLASSES, (c) => c.retriedRecords)
+  sinkCounterBy('logrelay_sink_dropped_records_total', `Records given up, by why (reason: ${DROP_REASONS.join(', ')}); the log and npm run status have the backend's words.`, 'reason', DROP_REASONS, (c) => c.droppedRecords)
+  sinkCounterBy('logrelay_sink_backend_errors_total', `Requests the backend did not fully accept, by class (${ERROR_CLASSES.join(', ')}).`, 'class', ERROR_CLASSES, (c) => c.backendErrors)
 
   // The backlog as the engine stands, summed over containers (the age: the oldest's) unless
   // the series are per container.
