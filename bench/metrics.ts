@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { median } from './core.js'
-import { countingServer, cpuSeconds, measure, type Rate } from './http-sink.js'
+import { cpuSeconds, measure, median, medianRate, type Rate } from './core.js'
+import { countingServer } from './http-sink.js'
 import { metricsAddress, scrape } from '../test/helpers/metrics.js'
 import { PluginProcess } from '../test/helpers/plugin.js'
 
@@ -46,17 +46,18 @@ export async function benchMetrics (rounds: number, lines: number): Promise<void
     for (let i = 0; i < IDLE_SCRAPES; i++) await scrape(address)
     const scrapeMs = (cpuSeconds(on.pid) - cpuBefore) / IDLE_SCRAPES * 1000
 
-    const cpu = (values: readonly Rate[]): number => median(values.map((v) => v.cpuMicrosPerLine))
     const ratios = rates.on.map((v, i) => v.cpuMicrosPerLine / (rates.off[i] as Rate).cpuMicrosPerLine)
+    // CPU per line with two decimals, and each run's: the figure compared here.
     const show = (label: string, runs: readonly Rate[]): void => {
-      console.log(`${label.padEnd(26)} ${cpu(runs).toFixed(2).padStart(6)} µs CPU/line  ${Math.round(median(runs.map((v) => v.linesPerSec))).toLocaleString().padStart(9)} lines/s` +
+      const rate = medianRate(runs)
+      console.log(`${label.padEnd(26)} ${rate.cpuMicrosPerLine.toFixed(2).padStart(6)} µs CPU/line  ${Math.round(rate.linesPerSec).toLocaleString().padStart(9)} lines/s` +
         `  runs (µs/line): ${runs.map((v) => v.cpuMicrosPerLine.toFixed(2)).join(', ')}`)
     }
     console.log(`\n## Metrics: ${lines.toLocaleString()} lines from one container to a counting HTTP server, metrics off and on side by side (${rounds} rounds, medians)`)
     show('metrics off:', rates.off)
     show(`metrics on, scraped ${SCRAPE_INTERVAL_MS / 1000} s:`, rates.on)
     console.log(`plugin CPU per line, metrics on / off: ${median(ratios).toFixed(3)} (target < 1.03)  rounds: ${ratios.map((r) => r.toFixed(3)).join(', ')}`)
-    const lineRate = median(rates.on.map((v) => v.linesPerSec))
+    const lineRate = medianRate(rates.on).linesPerSec
     console.log(`one scrape on the idle plugin: ${scrapeMs.toFixed(2)} ms CPU, so ${(scrapeMs * 1000 / (lineRate * 15)).toFixed(4)} µs per line at ${Math.round(lineRate).toLocaleString()} lines/s and Prometheus's 15 s; ` +
       `${scrapes} scrapes during the run; the scraped delivered count: ${delivered.toLocaleString()} of ${(lines * rounds).toLocaleString()}`)
   } finally {

@@ -1,14 +1,15 @@
 import fs from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { DeliveryStats } from '../src/delivery/stats.js'
+import { eventLogOptions } from '../src/events/options.js'
 import { metricsRegistry } from '../src/metrics/registry.js'
 import { envName, specsOf, type AnySpec } from '../src/options/schema.js'
 import { coreLogOptions, pluginSettingSpecs } from '../src/settings.js'
 import { sinkDefinitions, sinkLogOptions, sinkSelectOption } from '../sinks/registry.js'
 
 // The README documents each option once, in tables generated from the schemas: one for what
-// every container takes, one in each sink's section, one for the plugin's own settings; and
-// every metric, from the registry /metrics serves.
+// every container takes, one for events (multiline and JSON), one in each sink's section, one
+// for the plugin's own settings; and every metric, from the registry /metrics serves.
 // `npm run docs:options` rewrites them, and test/readme.test.ts fails when they are stale.
 
 function startMarker (block: string): string {
@@ -60,6 +61,7 @@ function metricsTable (): string {
 function blocks (): Map<string, string> {
   const out = new Map<string, string>()
   out.set('core', logOptTable([sinkSelectOption, ...specsOf(coreLogOptions)]))
+  out.set('events', logOptTable(specsOf(eventLogOptions)))
   // A sink's batch options are the engine's, named after the sink: its table lists them too.
   const bySink = sinkLogOptions()
   for (const d of sinkDefinitions) out.set(d.name, logOptTable(bySink.filter((s) => s.name.startsWith(`${d.prefix}-`))))

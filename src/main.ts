@@ -37,7 +37,7 @@ async function main (): Promise<void> {
   let driver: LogDriver | undefined
   try {
     driver = await driverReady
-    driver.reattach()
+    await driver.reattach()
   } catch (err) {
     log.fatal({ err }, `logrelay cannot log any container until this is fixed (docker plugin set, or the plugin's environment): ${errorMessage(err)}`)
   }

@@ -1,10 +1,12 @@
 import os from 'node:os'
 import { BUFFER_FULL_POLICIES } from './delivery/delivery.js'
+import { eventLogOptions } from './events/options.js'
 import { LOG_LEVELS } from './logger.js'
 import { PluginError } from './errors.js'
-import { bool, duration, integer, isLoopback, list, listenAddress, oneOf, regex, size, text, type ListenAddress } from './options/kinds.js'
+import { absolutePath, bool, duration, integer, isLoopback, list, listenAddress, oneOf, regex, size, text, type ListenAddress } from './options/kinds.js'
 import { Options, parseValue, specsOf, type AnySpec, type OptionSpec } from './options/schema.js'
 import { sinkLogOptions, sinkSelectOption } from '../sinks/registry.js'
+import { containerTemplate } from '../sinks/templates.js'
 
 // The schemas of everything an operator sets: the log-opts every container takes whatever its
 // sinks, and the settings of the plugin process itself.
@@ -16,7 +18,7 @@ export const coreLogOptions = {
   bufferFull: { name: 'buffer-full', kind: oneOf(BUFFER_FULL_POLICIES), default: 'block', description: 'When the undelivered backlog is at its bound: block pauses the FIFO (the daemon then blocks the container, or drops with mode=non-blocking; when the container exits, the daemon gives up what it still holds after 10 s); drop-oldest gives up the oldest undelivered lines, counted and logged.' },
   queueMaxRecords: { name: 'queue-max-records', kind: integer(1, 10_000_000), default: '10000', description: 'How many lines one sink holds in memory for one container (batches being built and in flight); the rest wait on disk.' },
   queueMaxBytes: { name: 'queue-max-bytes', kind: size(64 * 1024), default: '16m', description: 'How many bytes of lines one sink holds in memory for one container.' },
-  tag: { name: 'tag', kind: text, description: 'A tag added to every record, a template as in docker: {{.ID}}, {{.FullID}}, {{.Name}}, {{.ImageID}}, {{.ImageFullID}}, {{.ImageName}}, {{.DaemonName}}, {{.Command}}.' },
+  tag: { name: 'tag', kind: containerTemplate, description: 'A tag added to every record, a template over the container as in docker.' },
   labels: { name: 'labels', kind: list(), default: '', description: 'Container labels to add to every record (comma-separated keys).' },
   labelsRegex: { name: 'labels-regex', kind: regex, description: 'Container labels whose keys match this regular expression are added to every record.' },
   env: { name: 'env', kind: list(), default: '', description: 'Container environment variables to add to every record (comma-separated names).' },
@@ -24,7 +26,7 @@ export const coreLogOptions = {
 } satisfies Record<string, AnySpec>
 
 // Every log-opt a container may give, in the order the README's table lists them.
-export const logOptionSpecs: readonly AnySpec[] = [sinkSelectOption, ...specsOf(coreLogOptions), ...sinkLogOptions()]
+export const logOptionSpecs: readonly AnySpec[] = [sinkSelectOption, ...specsOf(coreLogOptions), ...specsOf(eventLogOptions), ...sinkLogOptions()]
 
 const DEFAULT_SOCKET = '/run/docker/plugins/logrelay.sock'
 
@@ -32,8 +34,8 @@ type SettingSpec<T> = OptionSpec<T> & { readonly env: string }
 
 // Settings of the plugin process itself: env only, never per container.
 export const pluginSettings = {
-  socket: { name: 'socket', env: 'LOGRELAY_SOCKET', kind: text, default: DEFAULT_SOCKET, description: 'The Unix socket the plugin serves; the daemon finds a legacy plugin named NAME at /run/docker/plugins/NAME.sock.' },
-  stateDir: { name: 'state-dir', env: 'LOGRELAY_STATE_DIR', kind: text, default: '/var/lib/logrelay', description: 'Where the local store and the list of open FIFOs live.' },
+  socket: { name: 'socket', env: 'LOGRELAY_SOCKET', kind: absolutePath('a Unix socket'), default: DEFAULT_SOCKET, description: 'The Unix socket the plugin serves; the daemon finds a legacy plugin named NAME at /run/docker/plugins/NAME.sock.' },
+  stateDir: { name: 'state-dir', env: 'LOGRELAY_STATE_DIR', kind: absolutePath('a directory the plugin can write'), default: '/var/lib/logrelay', description: 'Where the local store and the list of open FIFOs live.' },
   storeTotalMaxBytes: { name: 'store-total-max-bytes', env: 'LOGRELAY_STORE_TOTAL_MAX_BYTES', kind: size(1024 * 1024), default: '2g', description: 'The most the local store keeps for all containers; past it, the stopped containers written longest ago are removed first.' },
   bufferTotalMaxBytes: { name: 'buffer-total-max-bytes', env: 'LOGRELAY_BUFFER_TOTAL_MAX_BYTES', kind: size(16 * 1024 * 1024), default: '8g', description: 'The most undelivered lines all containers together may keep on disk for their sinks; at the bound, each container\'s buffer-full decides.' },
   storeRetentionMs: { name: 'store-retention', env: 'LOGRELAY_STORE_RETENTION', kind: duration(60_000), default: '7d', description: 'Stopped containers not written for this long are removed from the local store (the daemon never says when a container is removed).' },

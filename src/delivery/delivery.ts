@@ -1,5 +1,6 @@
 import { EventEmitter, once } from 'node:events'
 import type { Logger } from 'pino'
+import { EventStage, type EventSettings, type StreamMarks } from '../events/event-stage.js'
 import type { ContainerMeta, LogRecord } from '../record.js'
 import type { ContainerLog } from '../store/container-log.js'
 import { RecordReader } from '../store/record-reader.js'
@@ -57,7 +58,7 @@ export interface OpenedSink {
 // Bytes a record counts for in queues and batch limits: its line plus the metadata every
 // encoding adds. Exact sizes are the sink's business; this only has to bound memory.
 function recordBytes (record: LogRecord): number {
-  return record.line.length + 256
+  return record.line.length + (record.json?.members.length ?? 0) + 256
 }
 
 // One sink's undelivered backlog for one container, as the engine stands: the records from the
@@ -86,9 +87,11 @@ interface Output {
   readonly queue: BoundedQueue<LogRecord>
   readonly runner: SinkRunner
   readonly reader: RecordReader
+  // Multiline grouping and parsing, between the store and the queue, when the options ask.
+  readonly stage: EventStage | undefined
   // The first sequence not yet delivered or dropped: the position saved for a restart.
   acked: number
-  // The first sequence not yet in the queue.
+  // The first sequence not yet in the queue (or in the stage, grouped into an event).
   next: number
   // Records go to the queue as they are stored; otherwise the reader brings them from disk.
   live: boolean
@@ -124,9 +127,10 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
   #blocked = false
   #finished = false
 
-  // `stats` holds the plugin's counters; a delivery given none counts into its own.
+  // `stats` holds the plugin's counters (a delivery given none counts into its own); `events`:
+  // multiline grouping and parsing, when the container's options ask for them.
   constructor (store: ContainerLog, container: ContainerMeta, sinks: readonly OpenedSink[], bounds: DeliveryBounds,
-    budget: BacklogBudget, drops: DropCounter, log: Logger, stats = new DeliveryStats(false)) {
+    budget: BacklogBudget, drops: DropCounter, log: Logger, stats = new DeliveryStats(false), events?: EventSettings) {
     super()
     this.setMaxListeners(0)
     this.container = container
@@ -148,16 +152,24 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
         start = store.firstSequence
       }
       const queue = new BoundedQueue<LogRecord>(bounds.queueMaxRecords, bounds.queueMaxBytes)
+      const stage = events === undefined
+        ? undefined
+        : new EventStage(events, start, this.#positions.marks(sink.name), {
+          emit: (record) => queue.push(record, recordBytes(record)),
+          settle: (from, to) => output.runner.giveUp(from, to),
+          caughtUp: () => output.live,
+        })
       const output: Output = {
         sink,
         counters,
         queue,
         reader: new RecordReader(store, container),
+        stage,
         acked: start,
         next: start,
         live: start === end,
         refilling: false,
-        runner: new SinkRunner(sink, queue, limits, log, drops, start, (acked) => this.#acked(output, acked), counters),
+        runner: new SinkRunner(sink, queue, limits, log, drops, start, (acked, marks) => this.#acked(output, acked, marks), counters),
       }
       if (this.#positions.get(sink.name) !== start) this.#positions.set(sink.name, start)
       return output
@@ -208,6 +220,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
 
   release (): void {
     this.#holds--
+    for (const output of this.#outputs) this.#flushIfDone(output)
     this.#maybeFinish()
   }
 
@@ -220,15 +233,21 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
         void this.#refill(output)
         continue
       }
-      this.#hand(output, record)
+      this.#enqueue(output, record)
     }
   }
 
-  #hand (output: Output, record: LogRecord): void {
-    output.queue.push(record, recordBytes(record))
+  #enqueue (output: Output, record: LogRecord): void {
+    if (output.stage === undefined) output.queue.push(record, recordBytes(record))
+    else output.stage.feed(record)
     output.next = record.sequence + 1
     output.counters.handedRecords++
     output.counters.handedBytes += record.line.length
+  }
+
+  // With no stream left to write, no line can come to end the events still being grouped.
+  #flushIfDone (output: Output): void {
+    if (this.#holds === 0 && output.live) output.stage?.flush()
   }
 
   // Plugin shutdown: nothing is given up. In-flight batches are abandoned (they are sent again
@@ -239,6 +258,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
       output.runner.abort()
       output.queue.close()
     }
+    // Events still being grouped were not delivered: they are grouped again after the restart.
     await this.#close()
   }
 
@@ -260,11 +280,15 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
         if (output.next !== from) continue
         if (missing > 0) {
           this.#dropped(output.counters, 'evicted', GONE_REASON, missing)
+          output.stage?.gap(output.next + missing)
           output.runner.giveUp(output.next, output.next + missing)
           output.next += missing
         }
-        for (const record of records) this.#hand(output, record)
-        if (output.next > this.#store.lastSequence) output.live = true
+        for (const record of records) this.#enqueue(output, record)
+        if (output.next > this.#store.lastSequence) {
+          output.live = true
+          this.#flushIfDone(output)
+        }
       }
     } catch (err) {
       this.#log.error({ code: 'LOGRELAY_ERR_STORE_IO', err, container: this.container.id, sink: output.sink.name }, 'reading the local store back for a sink failed; retrying in 1 s')
@@ -275,9 +299,9 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
     this.#checkBacklog()
   }
 
-  #acked (output: Output, acked: number): void {
+  #acked (output: Output, acked: number, marks: StreamMarks): void {
     output.acked = acked
-    this.#positions.set(output.sink.name, acked)
+    this.#positions.set(output.sink.name, acked, marks)
     this.#keepUndelivered()
     this.#store.trim()
     this.#checkBacklog()
@@ -331,6 +355,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
     for (const output of this.#outputs) {
       if (output.next >= boundary) continue
       this.#dropped(output.counters, 'buffer-full', DROP_OLDEST_REASON, boundary - output.next)
+      output.stage?.gap(boundary)
       output.runner.giveUp(output.next, boundary)
       output.next = boundary
     }
@@ -355,6 +380,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
     this.#budget.set(this.container.id, 0)
     if (this.#blocked) this.emit('room')
     this.#positions.save()
+    for (const output of this.#outputs) output.stage?.close()
     await Promise.all(this.#outputs.map(async (o) => {
       await o.runner.done
       await o.reader.close()

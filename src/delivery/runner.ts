@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import type { StreamMarks } from '../events/event-stage.js'
 import type { LogRecord } from '../record.js'
 import type { BatchLimits, Outcome, Sink } from '../../sinks/sink.js'
 import type { DropCounter } from './drops.js'
@@ -44,8 +45,8 @@ export class SinkRunner {
 
   // `next` is the first sequence not yet final; `onAck` hears each time it moves on. Outcomes
   // are counted in `counters` (the runner's own unless the plugin's are given).
-  constructor (sink: Sink, queue: BoundedQueue<LogRecord>, limits: BatchLimits, log: Logger, drops: DropCounter, next: number, onAck: (next: number) => void,
-    counters = new SinkCounters(sink.name)) {
+  constructor (sink: Sink, queue: BoundedQueue<LogRecord>, limits: BatchLimits, log: Logger, drops: DropCounter, next: number,
+    onAck: (next: number, marks: StreamMarks) => void, counters = new SinkCounters(sink.name)) {
     this.#sink = sink
     this.#queue = queue
     this.#limits = limits
@@ -134,14 +135,14 @@ export class SinkRunner {
       }
       if ('drop' in outcome) {
         this.#failed('refused', outcome.drop)
-        this.#dropped('refused', outcome.drop, pending.length, pending[0])
+        this.#dropped('refused', outcome.drop, linesOf(pending), pending[0])
         parts.shift()
         continue
       }
       if ('tooLarge' in outcome) {
         this.#failed('too-large', outcome.tooLarge)
         if (pending.length === 1) {
-          this.#dropped('too-large', `${outcome.tooLarge} (this one line is larger than the endpoint accepts)`, 1, pending[0])
+          this.#dropped('too-large', `${outcome.tooLarge} (this one ${pending[0]?.event === undefined ? 'line' : 'event'} is larger than the endpoint accepts)`, linesOf(pending), pending[0])
           parts.shift()
         } else {
           this.#counters.retriedRecords['too-large'] += pending.length
@@ -154,7 +155,7 @@ export class SinkRunner {
       if ('partial' in outcome) {
         const reason = outcome.partial.dropped[0]?.reason ?? `the backend asked for ${outcome.partial.retry.length} of ${pending.length} records again`
         this.#failed('partial', reason)
-        for (const item of outcome.partial.dropped) this.#dropped('record-refused', item.reason, 1, pending[item.index])
+        for (const item of outcome.partial.dropped) this.#dropped('record-refused', item.reason, pending[item.index]?.event?.lines ?? 1, pending[item.index])
         const retry = outcome.partial.retry.map((i) => pending[i]).filter((r): r is LogRecord => r !== undefined)
         const notDelivered = new Set([...outcome.partial.retry, ...outcome.partial.dropped.map((d) => d.index)])
         this.#delivered(pending.filter((_r, i) => !notDelivered.has(i)))
@@ -178,7 +179,7 @@ export class SinkRunner {
     }
     this.#queue.release(batch.length, bytes)
     // Cut short by shutdown, the batch is not final: it is sent again after the restart.
-    if (parts.length === 0) this.#settled.settle((batch[0] as LogRecord).sequence, (batch.at(-1) as LogRecord).sequence + 1)
+    if (parts.length === 0) settle(this.#settled, batch)
   }
 
   #delivered (records: readonly LogRecord[]): void {
@@ -198,36 +199,89 @@ export class SinkRunner {
   }
 }
 
+// Drops are counted in stored lines, whether or not they were grouped into events.
+function linesOf (records: readonly LogRecord[]): number {
+  let lines = 0
+  for (const record of records) lines += record.event?.lines ?? 1
+  return lines
+}
+
+// A batch is final: the stored lines it stands for are settled, and so, for events, are the
+// streams' marks (see StreamMarks) up to its events' last lines.
+function settle (settled: SettledRanges, batch: readonly LogRecord[]): void {
+  const first = batch[0] as LogRecord
+  const last = batch.at(-1) as LogRecord
+  if (first.event === undefined || last.event === undefined) {
+    settled.settle(first.sequence, last.sequence + 1)
+    return
+  }
+  const marks: { stdout?: number, stderr?: number } = {}
+  for (const record of batch) {
+    const end = (record.event?.last ?? record.sequence) + 1
+    if (end > (marks[record.stream] ?? 0)) marks[record.stream] = end
+  }
+  settled.settle(first.event.ackFrom, last.event.ackTo, marks)
+}
+
+interface Ahead {
+  readonly to: number
+  readonly marks: StreamMarks | undefined
+}
+
 // Batches settle out of order when several are in flight; a sink's position is the first
 // sequence before which everything is settled.
 class SettledRanges {
   #next: number
-  readonly #ahead = new Map<number, number>()
-  readonly #onAck: (next: number) => void
+  readonly #marks: { stdout?: number, stderr?: number } = {}
+  readonly #ahead = new Map<number, Ahead>()
+  readonly #onAck: (next: number, marks: StreamMarks) => void
 
-  constructor (next: number, onAck: (next: number) => void) {
+  constructor (next: number, onAck: (next: number, marks: StreamMarks) => void) {
     this.#next = next
     this.#onAck = onAck
   }
 
-  settle (from: number, to: number): void {
-    if (to <= this.#next) return
+  settle (from: number, to: number, marks?: StreamMarks): void {
+    if (to <= this.#next) {
+      // An event whose range is empty (the other stream's open event holds the position) still
+      // moves its stream's mark on.
+      if (this.#mark(marks)) this.#onAck(this.#next, this.#marks)
+      return
+    }
     if (from > this.#next) {
-      this.#ahead.set(from, Math.max(to, this.#ahead.get(from) ?? 0))
+      const ahead = this.#ahead.get(from)
+      this.#ahead.set(from, ahead === undefined || ahead.to < to ? { to, marks: marks ?? ahead?.marks } : ahead)
       return
     }
     this.#next = to
+    this.#mark(marks)
     for (let found = true; found;) {
       found = false
-      for (const [start, end] of this.#ahead) {
+      for (const [start, ahead] of this.#ahead) {
         if (start > this.#next) continue
         this.#ahead.delete(start)
-        if (end > this.#next) {
-          this.#next = end
+        this.#mark(ahead.marks)
+        if (ahead.to > this.#next) {
+          this.#next = ahead.to
           found = true
         }
       }
     }
-    this.#onAck(this.#next)
+    this.#onAck(this.#next, this.#marks)
+  }
+
+  // Whether a mark moved on.
+  #mark (marks: StreamMarks | undefined): boolean {
+    if (marks === undefined) return false
+    let moved = false
+    if ((marks.stdout ?? 0) > (this.#marks.stdout ?? 0)) {
+      this.#marks.stdout = marks.stdout
+      moved = true
+    }
+    if ((marks.stderr ?? 0) > (this.#marks.stderr ?? 0)) {
+      this.#marks.stderr = marks.stderr
+      moved = true
+    }
+    return moved
   }
 }

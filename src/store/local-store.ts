@@ -41,6 +41,12 @@ export class LocalStore {
     return log
   }
 
+  // The container's log if it is open or on disk, without creating it.
+  existing (id: string): ContainerLog | undefined {
+    if (!this.#open.has(id) && !fs.existsSync(path.join(this.dir, id))) return undefined
+    return this.container(id)
+  }
+
   containerIds (): string[] {
     return fs.readdirSync(this.dir).filter(isSafeContainerId)
   }

@@ -38,6 +38,11 @@ export class FifoReader extends EventEmitter<FifoReaderEvents> {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
       throw err
     }
+    // The path may have been replaced since StartLogging looked at it: what was opened is what counts.
+    if (!fs.fstatSync(fd).isFIFO()) {
+      fs.closeSync(fd)
+      throw new Error(`${this.path} is not a FIFO`)
+    }
     const decoder = new FrameDecoder({
       entry: (entry) => this.emit('entry', entry),
       corrupt: (region) => this.emit('corrupt', region),
