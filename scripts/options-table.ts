@@ -54,7 +54,7 @@ function metricsTable (): string {
     const labels = m.labels.map((l) => `\`${l}\``).join(', ') + (perContainer.has(m.name) ? ' (+ `container`)' : '')
     return `| \`${m.name}\` | ${m.type} | ${labels === '' ? '-' : labels} | ${cell(m.help)} |`
   })
-  rows.push(`| \`process_*\`, \`nodejs_*\` | | | prom-client's ${metrics.length - own.length} default metrics of the plugin's Node.js process: CPU, memory, file descriptors, event loop lag, GC, heap. |`)
+  rows.push(`| \`process_*\`, \`nodejs_*\` | | | prom-client's ${metrics.length - own.length} default metrics of the plugin's Node.js process: CPU, memory, file descriptors, event loop lag, heap, handles; all but \`nodejs_gc_duration_seconds\`, which observes every garbage collection and cost 5 to 15% of the CPU per line. |`)
   return ['| metric | type | labels | what it counts |', '|---|---|---|---|', ...rows].join('\n')
 }
 

@@ -4,7 +4,7 @@ import type { LogRecord } from '../record.js'
 import type { BatchLimits, Outcome, Sink } from '../../sinks/sink.js'
 import type { DropCounter } from './drops.js'
 import type { BoundedQueue } from './queue.js'
-import { SinkCounters, type DropReason, type ErrorClass } from './stats.js'
+import { SinkCounters, type DropReason, type ErrorClass, type RetryClass } from './stats.js'
 
 const BACKOFF_BASE_MS = 250
 const BACKOFF_CAP_MS = 10_000
@@ -168,7 +168,7 @@ export class SinkRunner {
         this.#log.warn({ sink: this.#sink.name, container: retry[0]?.container.id, records: retry.length, attempt }, 'some records will be retried')
       } else {
         afterMs = outcome.afterMs
-        const kind: ErrorClass = threw ? 'sink-bug' : afterMs === undefined ? 'transient' : 'throttled'
+        const kind: RetryClass = threw ? 'sink-bug' : afterMs === undefined ? 'transient' : 'throttled'
         this.#failed(kind, outcome.retry)
         this.#counters.retriedRecords[kind] += pending.length
         if (attempt === 0 || attempt % 10 === 0) this.#log.warn({ sink: this.#sink.name, container: pending[0]?.container.id, reason: outcome.retry, records: pending.length, attempt }, 'batch will be retried')

@@ -9,7 +9,9 @@ import type { ContainerMeta } from '../record.js'
 // (a retry outcome), throttled (a retry with the backend's Retry-After), partial (some records
 // refused for now), too-large (sent again in halves), refused (dropped as the backend will
 // never take it), sink-bug (the sink threw).
-export const ERROR_CLASSES = ['transient', 'throttled', 'partial', 'too-large', 'refused', 'sink-bug'] as const
+export const RETRY_CLASSES = ['transient', 'throttled', 'partial', 'too-large', 'sink-bug'] as const
+export type RetryClass = typeof RETRY_CLASSES[number]
+export const ERROR_CLASSES = [...RETRY_CLASSES, 'refused'] as const
 export type ErrorClass = typeof ERROR_CLASSES[number]
 
 // Why records were given up: refused (the backend refused the batch), record-refused (it refused
@@ -32,12 +34,10 @@ export class SinkCounters {
   handedBytes = 0
   deliveredRecords = 0
   deliveredBytes = 0
-  readonly retriedRecords = zeroes(ERROR_CLASSES)
+  readonly retriedRecords = zeroes(RETRY_CLASSES)
   readonly backendErrors = zeroes(ERROR_CLASSES)
   readonly droppedRecords = zeroes(DROP_REASONS)
   readonly #stats: DeliveryStats | undefined
-  // Containers whose delivery counts here.
-  users = 0
 
   constructor (sink: string, container?: ContainerMeta, stats?: DeliveryStats) {
     this.sink = sink
@@ -64,6 +64,8 @@ export class DeliveryStats {
   // Set by the metrics registry: histograms cost nothing while no one scrapes them.
   observeRequest: RequestObserver | undefined
   readonly #counters = new Map<string, SinkCounters>()
+  // How many containers' deliveries count into each.
+  readonly #users = new Map<SinkCounters, number>()
   // Per-container counters no delivery uses any more, and since when.
   readonly #idleSince = new Map<string, number>()
 
@@ -79,7 +81,7 @@ export class DeliveryStats {
       counters = new SinkCounters(sink, this.containerLabels ? container : undefined, this)
       this.#counters.set(key, counters)
     }
-    counters.users++
+    this.#users.set(counters, (this.#users.get(counters) ?? 0) + 1)
     this.#idleSince.delete(key)
     return counters
   }
@@ -87,8 +89,9 @@ export class DeliveryStats {
   // A container's delivery finished. Its own series go SERIES_LINGER_MS later; a sink's
   // series across containers stay for the plugin's life.
   release (counters: SinkCounters): void {
-    counters.users--
-    if (counters.users > 0 || counters.container === undefined) return
+    const users = (this.#users.get(counters) ?? 1) - 1
+    this.#users.set(counters, users)
+    if (users > 0 || counters.container === undefined) return
     this.#idleSince.set(`${counters.sink}\u0000${counters.container.id}`, Date.now())
   }
 
@@ -96,6 +99,8 @@ export class DeliveryStats {
     for (const [key, since] of this.#idleSince) {
       if (now - since < SERIES_LINGER_MS) continue
       this.#idleSince.delete(key)
+      const counters = this.#counters.get(key)
+      if (counters !== undefined) this.#users.delete(counters)
       this.#counters.delete(key)
     }
     return this.#counters.values()

@@ -1,4 +1,4 @@
-import type { DropReason, ErrorClass } from '../delivery/stats.js'
+import type { DropReason, RetryClass } from '../delivery/stats.js'
 import type { LogDriver } from './driver.js'
 
 // GET /logrelay/status on the plugin's socket (root's, like every call the daemon makes): what
@@ -26,7 +26,7 @@ export interface SinkTotals {
   readonly container: string | null
   readonly handedRecords: number
   readonly deliveredRecords: number
-  readonly retriedRecords: Readonly<Record<ErrorClass, number>>
+  readonly retriedRecords: Readonly<Record<RetryClass, number>>
   readonly droppedRecords: Readonly<Record<DropReason, number>>
 }
 
