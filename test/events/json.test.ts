@@ -177,7 +177,7 @@ describe('parse=json through dockerd', () => {
         'multiline=java', 'parse=json', 'parse-json-key=app']), TEST_IMAGE, 'sh', '-c', script])
       const docs = async (): Promise<Record<string, unknown>[]> => {
         await es.indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true })
-        const found = await es.search<Record<string, unknown>>({ index, sort: [{ 'event.sequence': 'asc' }], ignore_unavailable: true })
+        const found = await es.search<Record<string, unknown>>({ index, sort: [{ 'event.sequence': { order: 'asc', unmapped_type: 'long' } }], ignore_unavailable: true })
         return found.hits.hits.map((h) => h._source ?? {})
       }
       await waitUntil('2 documents', async () => (await docs()).length >= 2, 60_000, 250)
