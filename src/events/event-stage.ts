@@ -56,7 +56,8 @@ export class EventStage {
   readonly #grouping: GroupingSettings | undefined
   readonly #out: StageOutput
   readonly #skip: StreamMarks
-  readonly #pending: Partial<Record<StreamName, Pending>> = {}
+  // Both keys always there: deleting one would turn the object into a slow dictionary.
+  readonly #pending: Record<StreamName, Pending | undefined> = { stdout: undefined, stderr: undefined }
   // Records so far settle everything before #acked; #next is the next sequence to be fed.
   #acked: number
   #next: number
@@ -143,7 +144,7 @@ export class EventStage {
 
   #emit (pending: Pending): void {
     const stream = pending.first.stream
-    delete this.#pending[stream]
+    this.#pending[stream] = undefined
     const other = this.#pending[stream === 'stdout' ? 'stderr' : 'stdout']
     const ackFrom = this.#acked
     const ackTo = other === undefined ? this.#next : Math.min(this.#next, other.first.sequence)

@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { Client } from '@elastic/elasticsearch'
 import { pino } from 'pino'
 import { RecordBodyWriter } from '../../sinks/record-json.js'
 import { jsonParser, parseLoggerTime, type JsonSettings } from '../../src/events/json.js'
@@ -162,6 +163,36 @@ describe('parse=json through dockerd', () => {
     assert.equal(plain?.['message'], 'plain text line')
     assert.ok(!('broken' in (broken ?? {})))
     assert.equal((await docker(['logs', name])).stdout.toString(), fs.readFileSync(file, 'utf8'), 'docker logs keeps the lines as written')
+  })
+
+  test('elasticsearch: a grouped trace is one document with event.lines, a JSON line\'s fields are typed in the mapping', async () => {
+    const esUrl = process.env['ES_URL']
+    if (esUrl === undefined || esUrl === '') assert.fail('ES_URL is not set: run the tests with `npm test`, which starts Elasticsearch')
+    const es = new Client({ node: esUrl })
+    const index = uniqueName('lrt-events')
+    try {
+      const trace = ['java.lang.IllegalStateException: boom', '\tat A.b(A.java:1)', '\t... 3 more']
+      const script = `printf '${trace.join('\\n')}\\n'; echo '${PINO}'`
+      await dockerOk(['run', '--rm', '--network', 'none', ...driverArgs(plugin.name, ['sink=elasticsearch', `es-url=${esUrl}`, `es-index=${index}`, 'es-batch-timeout-ms=50',
+        'multiline=java', 'parse=json', 'parse-json-key=app']), TEST_IMAGE, 'sh', '-c', script])
+      const docs = async (): Promise<Record<string, unknown>[]> => {
+        await es.indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true })
+        const found = await es.search<Record<string, unknown>>({ index, sort: [{ 'event.sequence': { order: 'asc', unmapped_type: 'long' } }], ignore_unavailable: true })
+        return found.hits.hits.map((h) => h._source ?? {})
+      }
+      await waitUntil('2 documents', async () => (await docs()).length >= 2, 60_000, 250)
+      const [traceDoc, pinoDoc] = await docs()
+      assert.equal(traceDoc?.['message'], trace.join('\n'))
+      assert.deepEqual(traceDoc?.['event'], { sequence: 1, lines: 3 })
+      assert.deepEqual(pinoDoc?.['app'], JSON.parse(PINO))
+      const mapping = await es.indices.getMapping({ index })
+      const app = (Object.values(mapping)[0]?.mappings.properties?.['app'] as { properties: Record<string, { type: string }> }).properties
+      assert.deepEqual([app['level']?.type, app['n']?.type, app['ok']?.type, app['msg']?.type], ['long', 'float', 'boolean', 'text'])
+      assert.equal((Object.values(mapping)[0]?.mappings.properties?.['event'] as { properties: Record<string, { type: string }> }).properties['lines']?.type, 'long')
+    } finally {
+      await es.indices.delete({ index, ignore_unavailable: true })
+      await es.close()
+    }
   })
 
   test('a raw body is left as written', async () => {
