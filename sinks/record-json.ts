@@ -1,19 +1,23 @@
 import { isUtf8 } from 'node:buffer'
-import { timeNanoOf, type ContainerMeta, type LogRecord, type StreamName, type TimeHalves } from '../src/record.js'
+import { timeNanoOf, type ContainerMeta, type JsonFields, type LogRecord, type StreamName, type TimeHalves } from '../src/record.js'
 
 // The JSON every sink writes by default: ECS-compatible field names, so Elasticsearch users get
 // them for free, with nanosecond timestamps:
 //   {"@timestamp":"…","message":"…","stream":"stdout","container":{…},…,"event":{"sequence":N}}
+// An event of several lines (multiline grouping) adds "lines":K to "event"; parse=json adds the
+// line's own fields after the record's (src/events/json.ts).
 // Written straight into the caller's Buffer, since this runs once per line per sink: building a
 // string per record and encoding it again cost about three times as much. Everything after the
 // message up to the sequence is the same for every line of a container and stream, so it is
 // encoded once.
 
 const MESSAGE_OPEN = Buffer.from('Z","message":"')
+// With multiline grouping, how many stored lines the record joins: "event":{"sequence":N,"lines":K}.
+const LINES_OPEN = Buffer.from(',"lines":')
 
 // The longest a record can be apart from its message and container part: the timestamp (a
-// 6-digit year at most), the sequence, the stream and the punctuation.
-const FIXED_BYTES = 120
+// 6-digit year at most), the sequence, an event's line count, the stream and the punctuation.
+const FIXED_BYTES = 150
 // A message byte becomes at most 6 bytes (\u001f), and a UTF-16 unit of a decoded line at most 3.
 const MESSAGE_EXPANSION = 6
 
@@ -52,24 +56,32 @@ const TWO_32 = 4294967296
 
 // The second of the last timestamp written: its start as 32-bit halves, and the record's opening
 // up to its fraction of a second. Lines come in time order, many per second, so most records
-// find their second here and need no BigInt and no Date.
-let secondHi = 0
-let secondLo = 0
-let secondText = Buffer.alloc(0)
+// find their second here and need no BigInt and no Date. A record with a logger's time
+// (parse-json-promote=time) writes two, each with a second of its own.
+class SecondCache {
+  hi = 0
+  lo = 0
+  text = Buffer.alloc(0)
 
-function enterSecond (time: TimeHalves): void {
-  const t = timeNanoOf(time)
-  let seconds = t / NS_PER_S
-  if (t % NS_PER_S < 0n) seconds -= 1n
-  const start = BigInt.asUintN(64, seconds * NS_PER_S)
-  secondHi = Number(start >> 32n)
-  secondLo = Number(start & 0xffffffffn)
-  secondText = Buffer.from(`{"@timestamp":"${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}.`)
+  // The nanoseconds of `time` in this second, after moving to its second when it is another.
+  nanos (time: TimeHalves): number {
+    let nanos = (time.hi - this.hi) * TWO_32 + (time.lo - this.lo)
+    if (nanos < 0 || nanos >= 1e9 || this.text.length === 0) {
+      const t = timeNanoOf(time)
+      let seconds = t / NS_PER_S
+      if (t % NS_PER_S < 0n) seconds -= 1n
+      const start = BigInt.asUintN(64, seconds * NS_PER_S)
+      this.hi = Number(start >> 32n)
+      this.lo = Number(start & 0xffffffffn)
+      this.text = Buffer.from(`{"@timestamp":"${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}.`)
+      nanos = (time.hi - this.hi) * TWO_32 + (time.lo - this.lo)
+    }
+    return nanos
+  }
 }
 
-function nanosInSecond (time: TimeHalves): number {
-  return (time.hi - secondHi) * TWO_32 + (time.lo - secondLo)
-}
+const recordSecond = new SecondCache()
+const createdSecond = new SecondCache()
 
 // Writes `digits` decimal digits of value (zero-padded) ending just before `end`.
 function writePadded (buf: Buffer, end: number, value: number, digits: number): void {
@@ -145,28 +157,85 @@ function writeMessage (buf: Buffer, at: number, line: Buffer): number {
   return at
 }
 
+const RECORD_OPEN_LENGTH = '{"@timestamp":"'.length
+
+// Writes a time as RFC 3339 with nanoseconds, up to its Z, after the record's opening when
+// `open`.
+function writeTime (buf: Buffer, at: number, time: TimeHalves, open: boolean): number {
+  const cache = open ? recordSecond : createdSecond
+  const nanos = cache.nanos(time)
+  const text = open ? cache.text : cache.text.subarray(RECORD_OPEN_LENGTH)
+  buf.set(text, at)
+  at += text.length
+  writePadded(buf, at + 9, nanos, 9)
+  return at + 9
+}
+
 // Writes the record at `at`, which must have room for it; returns the end.
 function writeRecord (buf: Buffer, at: number, record: LogRecord, tail: Buffer): number {
-  const time = record.time
-  let nanos = nanosInSecond(time)
-  if (nanos < 0 || nanos >= 1e9 || secondText.length === 0) {
-    enterSecond(time)
-    nanos = nanosInSecond(time)
-  }
-  buf.set(secondText, at)
-  at += secondText.length
-  writePadded(buf, at + 9, nanos, 9)
-  at += 9
+  const json = record.json
+  at = writeTime(buf, at, json?.time ?? record.time, true)
   // A loop beats TypedArray#set's call for a few bytes.
   for (let i = 0; i < MESSAGE_OPEN.length; i++) buf[at + i] = MESSAGE_OPEN[i] as number
   at += MESSAGE_OPEN.length
-  at = writeMessage(buf, at, record.line)
+  at = writeMessage(buf, at, json?.message ?? record.line)
   buf.set(tail, at)
   at += tail.length
   at = writeInteger(buf, at, record.sequence)
+  if (record.event !== undefined) {
+    buf.set(LINES_OPEN, at)
+    at = writeInteger(buf, at + LINES_OPEN.length, record.event.lines)
+  }
+  if (json !== undefined) return writeJsonFields(buf, at, record, json)
   buf[at] = 0x7d
   buf[at + 1] = 0x7d
   return at + 2
+}
+
+const CREATED_OPEN = Buffer.from(',"created":"')
+const ORIGINAL_OPEN = Buffer.from(',"original":"')
+
+// parse=json: the rest of "event", then log.level and the line's own fields.
+function writeJsonFields (buf: Buffer, at: number, record: LogRecord, json: JsonFields): number {
+  if (json.time !== undefined) {
+    buf.set(CREATED_OPEN, at)
+    at = writeTime(buf, at + CREATED_OPEN.length, record.time, false)
+    buf[at++] = 0x5a
+    buf[at++] = 0x22
+  }
+  if (json.original) {
+    buf.set(ORIGINAL_OPEN, at)
+    at = writeMessage(buf, at + ORIGINAL_OPEN.length, record.line)
+    buf[at++] = 0x22
+  }
+  buf[at++] = 0x7d
+  if (json.level !== undefined) {
+    buf[at++] = 0x2c
+    buf.set(json.level, at)
+    at += json.level.length
+  }
+  const members = json.members
+  if (json.under !== undefined) {
+    buf[at++] = 0x2c
+    buf.set(json.under, at)
+    at += json.under.length
+    buf.set(members, at)
+    at += members.length
+  } else if (members.length > 0) {
+    buf[at++] = 0x2c
+    buf.set(members.subarray(1, members.length - 1), at)
+    at += members.length - 2
+  }
+  buf[at++] = 0x7d
+  return at
+}
+
+// What parse=json adds to a record at most, besides what FIXED_BYTES covers.
+function jsonBytes (record: LogRecord): number {
+  const json = record.json
+  if (json === undefined) return 0
+  return 64 + json.members.length + (json.under?.length ?? 0) + (json.level?.length ?? 0) +
+    (json.message?.length ?? 0) * MESSAGE_EXPANSION + (json.original ? record.line.length * MESSAGE_EXPANSION : 0)
 }
 
 // A body of records and whatever a sink puts around them (separators, action lines), built in
@@ -178,7 +247,7 @@ export class RecordBodyWriter {
   constructor (batch: readonly LogRecord[], extraPerRecord = 0) {
     let estimate = 16
     // Both streams' tails have the same length.
-    for (const record of batch) estimate += FIXED_BYTES + extraPerRecord + tailsOf(record.container).stdout.length + record.line.length
+    for (const record of batch) estimate += FIXED_BYTES + extraPerRecord + tailsOf(record.container).stdout.length + record.line.length + (record.json?.members.length ?? 0)
     this.#buf = Buffer.allocUnsafe(estimate)
   }
 
@@ -207,7 +276,7 @@ export class RecordBodyWriter {
   record (record: LogRecord): void {
     const tails = tailsOf(record.container)
     const tail = record.stream === 'stdout' ? tails.stdout : tails.stderr
-    this.#reserve(FIXED_BYTES + tail.length + record.line.length * MESSAGE_EXPANSION)
+    this.#reserve(FIXED_BYTES + tail.length + record.line.length * MESSAGE_EXPANSION + jsonBytes(record))
     this.#at = writeRecord(this.#buf, this.#at, record, tail)
   }
 

@@ -53,7 +53,43 @@ export interface LogLine {
 
 // A line once it is stored: what every sink receives.
 export interface LogRecord extends LogLine {
-  // Per container, from the store: orders records that share a timestamp.
+  // Per container, from the store: orders records that share a timestamp. For an event, its
+  // first line's.
   readonly sequence: number
   readonly container: ContainerMeta
+  // Set when multiline grouping made this record of one or more stored lines (src/events/).
+  readonly event?: EventLines
+  // Set when parse=json found a JSON object in the line (src/events/json.ts).
+  readonly json?: JsonFields
+}
+
+// The stored lines an event record stands for. Its line is theirs joined by '\n'; its time and
+// sequence are its first line's.
+export interface EventLines {
+  readonly lines: number
+  // The sequence of its last line.
+  readonly last: number
+  // The stored sequences [ackFrom, ackTo) whose delivery this record settles. The records of one
+  // sink tile the sequences in queue order, so a position is still "everything before it is
+  // final": a range ends where the first line of an event still being grouped begins (the
+  // other stream's, when both write at once), and the later record takes up the rest.
+  readonly ackFrom: number
+  readonly ackTo: number
+}
+
+// What parse=json puts into a record's JSON, as bytes ready to be written.
+export interface JsonFields {
+  // The object as JSON text, braces included, written after the record's own fields: as the
+  // value of `under` ("key":), or merged (its members alone; empty when it has none).
+  readonly members: Buffer
+  readonly under: Buffer | undefined
+  // From the logger's own fields, when parse-json-promote asks: the message (UTF-8), the
+  // "log":{"level":...} member, and the time for @timestamp (the plugin's goes to
+  // event.created).
+  readonly message: Buffer | undefined
+  readonly level: Buffer | undefined
+  readonly time: TimeHalves | undefined
+  // Fields the record's own hid were left out of the members, and the message is the logger's:
+  // the whole line is kept in event.original so that nothing is lost.
+  readonly original: boolean
 }

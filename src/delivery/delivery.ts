@@ -1,5 +1,6 @@
 import { EventEmitter, once } from 'node:events'
 import type { Logger } from 'pino'
+import { EventStage, type EventSettings, type StreamMarks } from '../events/event-stage.js'
 import type { ContainerMeta, LogRecord } from '../record.js'
 import type { ContainerLog } from '../store/container-log.js'
 import { RecordReader } from '../store/record-reader.js'
@@ -8,6 +9,7 @@ import type { DropCounter } from './drops.js'
 import { Positions } from './positions.js'
 import { BoundedQueue } from './queue.js'
 import { SinkRunner } from './runner.js'
+import { DeliveryStats, type DropReason, type SinkCounters } from './stats.js'
 
 export const BUFFER_FULL_POLICIES = ['block', 'drop-oldest'] as const
 export type BufferFullPolicy = typeof BUFFER_FULL_POLICIES[number]
@@ -56,17 +58,40 @@ export interface OpenedSink {
 // Bytes a record counts for in queues and batch limits: its line plus the metadata every
 // encoding adds. Exact sizes are the sink's business; this only has to bound memory.
 function recordBytes (record: LogRecord): number {
-  return record.line.length + 256
+  return record.line.length + (record.json?.members.length ?? 0) + 256
+}
+
+// One sink's undelivered backlog for one container, as the engine stands: the records from the
+// sink's position to the end of the store.
+export interface SinkBacklog {
+  readonly container: ContainerMeta
+  readonly sink: string
+  readonly counters: SinkCounters
+  readonly records: number
+  // On disk from the segment holding the sink's position, so to within one segment.
+  readonly bytes: number
+  // The time (ms since the epoch) of the oldest undelivered record, when it is in memory: it is
+  // whenever the sink has records in flight or queued, which is whenever it has a backlog but
+  // for the moment a read from disk takes.
+  readonly oldestMs: number | undefined
+  readonly lastError: { readonly reason: string, readonly at: number } | undefined
+}
+
+function timeMs (record: LogRecord): number {
+  return (record.time.hi * 0x100000000 + record.time.lo) / 1e6
 }
 
 interface Output {
   readonly sink: Sink
+  readonly counters: SinkCounters
   readonly queue: BoundedQueue<LogRecord>
   readonly runner: SinkRunner
   readonly reader: RecordReader
+  // Multiline grouping and parsing, between the store and the queue, when the options ask.
+  readonly stage: EventStage | undefined
   // The first sequence not yet delivered or dropped: the position saved for a restart.
   acked: number
-  // The first sequence not yet in the queue.
+  // The first sequence not yet in the queue (or in the stage, grouped into an event).
   next: number
   // Records go to the queue as they are stored; otherwise the reader brings them from disk.
   live: boolean
@@ -91,6 +116,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
   readonly #bounds: DeliveryBounds
   readonly #budget: BacklogBudget
   readonly #drops: DropCounter
+  readonly #stats: DeliveryStats
   readonly #log: Logger
   readonly #positions: Positions
   readonly #onAppend = (): void => this.#checkBacklog()
@@ -101,8 +127,10 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
   #blocked = false
   #finished = false
 
+  // `stats` holds the plugin's counters (a delivery given none counts into its own); `events`:
+  // multiline grouping and parsing, when the container's options ask for them.
   constructor (store: ContainerLog, container: ContainerMeta, sinks: readonly OpenedSink[], bounds: DeliveryBounds,
-    budget: BacklogBudget, drops: DropCounter, log: Logger) {
+    budget: BacklogBudget, drops: DropCounter, log: Logger, stats = new DeliveryStats(false), events?: EventSettings) {
     super()
     this.setMaxListeners(0)
     this.container = container
@@ -110,6 +138,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
     this.#bounds = bounds
     this.#budget = budget
     this.#drops = drops
+    this.#stats = stats
     this.#log = log
     this.done = new Promise((resolve) => { this.#resolveDone = resolve })
     this.#positions = new Positions(store.dir)
@@ -117,20 +146,30 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
     this.#outputs = sinks.map(({ sink, limits }) => {
       // A sink new to this container starts at the end: it does not ship the history.
       let start = Math.min(this.#positions.get(sink.name) ?? end, end)
+      const counters = stats.acquire(sink.name, container)
       if (start < store.firstSequence) {
-        this.#dropped(sink, GONE_REASON, store.firstSequence - start)
+        this.#dropped(counters, 'evicted', GONE_REASON, store.firstSequence - start)
         start = store.firstSequence
       }
       const queue = new BoundedQueue<LogRecord>(bounds.queueMaxRecords, bounds.queueMaxBytes)
+      const stage = events === undefined
+        ? undefined
+        : new EventStage(events, start, this.#positions.marks(sink.name), {
+          emit: (record) => queue.push(record, recordBytes(record)),
+          settle: (from, to) => output.runner.giveUp(from, to),
+          caughtUp: () => output.live,
+        })
       const output: Output = {
         sink,
+        counters,
         queue,
         reader: new RecordReader(store, container),
+        stage,
         acked: start,
         next: start,
         live: start === end,
         refilling: false,
-        runner: new SinkRunner(sink, queue, limits, log, drops, start, (acked) => this.#acked(output, acked)),
+        runner: new SinkRunner(sink, queue, limits, log, drops, start, (acked, marks) => this.#acked(output, acked, marks), counters),
       }
       if (this.#positions.get(sink.name) !== start) this.#positions.set(sink.name, start)
       return output
@@ -158,12 +197,30 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
     return this.#outputs.some((o) => o.acked <= this.#store.lastSequence)
   }
 
+  // Where each sink stands, for /metrics and the status view.
+  backlogs (): SinkBacklog[] {
+    return this.#outputs.map((o) => {
+      const records = Math.max(0, this.#store.lastSequence + 1 - o.acked)
+      const oldest = records === 0 ? undefined : o.runner.oldestInFlight() ?? o.queue.peek()
+      return {
+        container: this.container,
+        sink: o.sink.name,
+        counters: o.counters,
+        records,
+        bytes: records === 0 ? 0 : this.#store.bytesFrom(o.acked),
+        oldestMs: oldest === undefined ? undefined : timeMs(oldest),
+        lastError: o.runner.lastError,
+      }
+    })
+  }
+
   hold (): void {
     this.#holds++
   }
 
   release (): void {
     this.#holds--
+    for (const output of this.#outputs) this.#flushIfDone(output)
     this.#maybeFinish()
   }
 
@@ -176,9 +233,21 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
         void this.#refill(output)
         continue
       }
-      output.queue.push(record, recordBytes(record))
-      output.next = record.sequence + 1
+      this.#enqueue(output, record)
     }
+  }
+
+  #enqueue (output: Output, record: LogRecord): void {
+    if (output.stage === undefined) output.queue.push(record, recordBytes(record))
+    else output.stage.feed(record)
+    output.next = record.sequence + 1
+    output.counters.handedRecords++
+    output.counters.handedBytes += record.line.length
+  }
+
+  // With no stream left to write, no line can come to end the events still being grouped.
+  #flushIfDone (output: Output): void {
+    if (this.#holds === 0 && output.live) output.stage?.flush()
   }
 
   // Plugin shutdown: nothing is given up. In-flight batches are abandoned (they are sent again
@@ -189,6 +258,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
       output.runner.abort()
       output.queue.close()
     }
+    // Events still being grouped were not delivered: they are grouped again after the restart.
     await this.#close()
   }
 
@@ -209,15 +279,16 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
         // drop-oldest may have moved the sink on while the read was under way.
         if (output.next !== from) continue
         if (missing > 0) {
-          this.#dropped(output.sink, GONE_REASON, missing)
+          this.#dropped(output.counters, 'evicted', GONE_REASON, missing)
+          output.stage?.gap(output.next + missing)
           output.runner.giveUp(output.next, output.next + missing)
           output.next += missing
         }
-        for (const record of records) {
-          output.queue.push(record, recordBytes(record))
-          output.next = record.sequence + 1
+        for (const record of records) this.#enqueue(output, record)
+        if (output.next > this.#store.lastSequence) {
+          output.live = true
+          this.#flushIfDone(output)
         }
-        if (output.next > this.#store.lastSequence) output.live = true
       }
     } catch (err) {
       this.#log.error({ code: 'LOGRELAY_ERR_STORE_IO', err, container: this.container.id, sink: output.sink.name }, 'reading the local store back for a sink failed; retrying in 1 s')
@@ -228,9 +299,9 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
     this.#checkBacklog()
   }
 
-  #acked (output: Output, acked: number): void {
+  #acked (output: Output, acked: number, marks: StreamMarks): void {
     output.acked = acked
-    this.#positions.set(output.sink.name, acked)
+    this.#positions.set(output.sink.name, acked, marks)
     this.#keepUndelivered()
     this.#store.trim()
     this.#checkBacklog()
@@ -283,15 +354,16 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
     if (boundary === undefined) return false
     for (const output of this.#outputs) {
       if (output.next >= boundary) continue
-      this.#dropped(output.sink, DROP_OLDEST_REASON, boundary - output.next)
+      this.#dropped(output.counters, 'buffer-full', DROP_OLDEST_REASON, boundary - output.next)
+      output.stage?.gap(boundary)
       output.runner.giveUp(output.next, boundary)
       output.next = boundary
     }
     return true
   }
 
-  #dropped (sink: Sink, reason: string, count: number): void {
-    this.#drops.add(sink.name, reason, count, { container: this.container.id })
+  #dropped (counters: SinkCounters, kind: DropReason, reason: string, count: number): void {
+    this.#drops.add(counters, kind, reason, count, { container: this.container.id })
   }
 
   // Finished: no stream writes, every record is delivered or dropped, nothing is in flight.
@@ -308,10 +380,12 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
     this.#budget.set(this.container.id, 0)
     if (this.#blocked) this.emit('room')
     this.#positions.save()
+    for (const output of this.#outputs) output.stage?.close()
     await Promise.all(this.#outputs.map(async (o) => {
       await o.runner.done
       await o.reader.close()
       await o.sink.close()
+      this.#stats.release(o.counters)
     }))
     this.#resolveDone()
   }

@@ -45,6 +45,10 @@ export class ContainerStream {
   readonly #corrupt: CorruptCounts = { regions: 0, skippedBytes: 0, last: undefined, loggedAt: 0, timer: undefined }
   #stopping = false
   #started = false
+  // What this stream read, for /metrics: frames decoded, and corrupt regions skipped.
+  frames = 0
+  corruptRegions = 0
+  corruptBytes = 0
 
   constructor (file: string, deps: StreamDeps) {
     this.file = file
@@ -67,7 +71,11 @@ export class ContainerStream {
     const reader = this.#reader
     const context = { container: this.container.id, file: this.file }
     reader.on('entry', (entry) => this.#entry(entry))
-    reader.on('corrupt', (region) => this.#corruptRegion(region))
+    reader.on('corrupt', (region) => {
+      this.corruptRegions++
+      this.corruptBytes += region.skippedBytes
+      this.#corruptRegion(region)
+    })
     reader.on('error', (err) => {
       this.#deps.log.error({ err, ...context }, 'reading the log FIFO failed')
     })
@@ -132,7 +140,12 @@ export class ContainerStream {
     counts.loggedAt = Date.now()
   }
 
+  get bytesRead (): number {
+    return this.#reader.bytesRead
+  }
+
   #entry (entry: LogEntry): void {
+    this.frames++
     if (entry.source !== 'stdout' && entry.source !== 'stderr') return
     this.#assembler.push(entry.source, entry)
   }

@@ -27,6 +27,8 @@ export class FifoReader extends EventEmitter<FifoReaderEvents> {
   readonly path: string
   #socket: net.Socket | undefined
   #decoder: FrameDecoder | undefined
+  // Bytes taken from the pipe, for /metrics.
+  bytesRead = 0
   #paused = false
   #ended = false
   #turnBytes = 0
@@ -47,13 +49,18 @@ export class FifoReader extends EventEmitter<FifoReaderEvents> {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
       throw err
     }
+    // The path may have been replaced since StartLogging looked at it: what was opened is what counts.
+    if (!fs.fstatSync(fd).isFIFO()) {
+      fs.closeSync(fd)
+      throw new Error(`${this.path} is not a FIFO`)
+    }
     // Linux reports no hang-up to a reader that opened a FIFO while no writer had it open, not
     // until a writer has come and gone (fs/pipe.c, fifo_open), so after a restart a FIFO whose
     // daemon end closed while the plugin was down never ended (issue 13). A write end opened and
     // closed here is that writer: EOF comes once no writer is left, at once if there is none.
     // The daemon holds its end from before StartLogging (protocol.md, Q2): a live stream reads on.
     try {
-      if (fs.fstatSync(fd).isFIFO()) fs.closeSync(fs.openSync(this.path, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK))
+      fs.closeSync(fs.openSync(this.path, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK))
     } catch (err) {
       fs.closeSync(fd)
       throw err
@@ -66,6 +73,7 @@ export class FifoReader extends EventEmitter<FifoReaderEvents> {
     const socket = new net.Socket({ fd, readable: true, writable: false })
     this.#socket = socket
     socket.on('data', (chunk: Buffer) => {
+      this.bytesRead += chunk.length
       decoder.push(chunk)
       this.#turnBytes += chunk.length
       if (this.#turnBytes >= TURN_MAX_BYTES && !this.#yielding) this.#yieldTurn(socket)
@@ -136,6 +144,7 @@ export class FifoReader extends EventEmitter<FifoReaderEvents> {
           continue
         }
         if (read === 0) break
+        this.bytesRead += read
         decoder.push(Buffer.from(buf.subarray(0, read)))
       }
     } finally {

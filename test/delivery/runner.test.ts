@@ -144,3 +144,39 @@ describe('the sink runner', () => {
     assert.deepEqual(sink.sends.flat().sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1))
   })
 })
+
+describe('the sink runner with events', () => {
+  // Events of several lines: the ranges they settle and the streams' marks past the position.
+  function event (stream: 'stdout' | 'stderr', sequence: number, last: number, ackFrom: number, ackTo: number, lines = 2): LogRecord {
+    return { ...logRecords(1, Buffer.from('e'))[0] as LogRecord, stream, sequence, event: { lines, last, ackFrom, ackTo } }
+  }
+
+  // An empty range would have settled nothing and dropped its mark, and a restart would have
+  // sent the event again.
+  test('a batch of events settles their ranges, and an event whose range is empty still moves its stream\'s mark', async () => {
+    const { log } = capturedLog()
+    const queue = new BoundedQueue<LogRecord>(100, 1 << 20)
+    const acks: [number, unknown][] = []
+    const runner = new SinkRunner(new ScriptedSink(() => ({ ok: true })), queue, { ...LIMITS, maxRecords: 1 }, log, new DropCounter(log), 1,
+      (next, marks) => acks.push([next, { ...marks }]))
+    // stdout's event (1, 3) while stderr's (2, 4, 6) is open; then stdout's next (5, 7) with an empty range.
+    queue.push(event('stdout', 1, 3, 1, 2), 257)
+    queue.push(event('stdout', 5, 7, 2, 2), 257)
+    queue.push(event('stderr', 2, 6, 2, 8, 3), 257)
+    queue.close()
+    await runner.done
+    assert.deepEqual(acks, [[2, { stdout: 4 }], [2, { stdout: 8 }], [8, { stdout: 8, stderr: 7 }]])
+  })
+
+  test('drops are counted in stored lines', async () => {
+    const { log } = capturedLog()
+    const queue = new BoundedQueue<LogRecord>(100, 1 << 20)
+    const drops = new DropCounter(log)
+    const runner = new SinkRunner(new ScriptedSink(() => ({ drop: 'HTTP 400' })), queue, LIMITS, log, drops, 1, () => {})
+    queue.push(event('stdout', 1, 5, 1, 6, 5), 257)
+    queue.push(event('stdout', 6, 8, 6, 9, 3), 257)
+    queue.close()
+    await runner.done
+    assert.deepEqual(drops.totals(), [{ sink: 'scripted', reason: 'HTTP 400', total: 8 }])
+  })
+})

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { RecordBodyWriter } from '../../sinks/record-json.js'
+import { jsonParser } from '../../src/events/json.js'
 import { timeHalves, type ContainerMeta, type LogRecord } from '../../src/record.js'
 import { referenceRecordJson } from '../helpers/record-json.js'
 import { containerMeta } from '../helpers/records.js'
@@ -59,4 +60,20 @@ test('a batch body with separators grows past its estimate and stays exact', () 
   })
   body.byte(0x5d)
   assert.equal(body.finish().toString('utf8'), `[${records.map(referenceRecordJson).join(',')}]`)
+})
+
+test('events and parsed JSON lines come out as the reference has them: line counts, the line\'s fields, promoted ones', () => {
+  const lines = [
+    '{"level":30,"time":1733212800123,"msg":"hello","n":-1.5e3,"s":"t\\"ab\\u0001"}', '{}', '{ }', '{"message":"m","host":"h","a":[1,{"b":null}]}',
+    '{"ts":"2024-12-03T08:00:00.5+02:00","level":"WARN","msg":"w\u00e9"}', '{\n "a": 1\n}', 'not json',
+  ]
+  const records: LogRecord[] = []
+  lines.forEach((line, i) => {
+    const base = { ...record(1_795_998_399_333_000_000n + BigInt(i), Buffer.from(line), i + 1, i % 2 === 0 ? meta : other), event: { lines: i + 1, last: i + 1, ackFrom: i + 1, ackTo: i + 2 } }
+    records.push(jsonParser({ key: undefined, promote: [] })(base), jsonParser({ key: undefined, promote: ['message', 'level', 'time'] })(base),
+      jsonParser({ key: 'json', promote: ['level'] })(base))
+  })
+  assert.ok(records.filter((r) => r.json !== undefined).length >= 15)
+  // The line's object is written as the container wrote it (-1.5e3, { }): equal once parsed.
+  assert.deepEqual(encoded(records).map((t) => JSON.parse(t) as unknown), records.map((r) => JSON.parse(referenceRecordJson(r)) as unknown))
 })
