@@ -283,6 +283,9 @@ function fuzzStream (random: () => number): FuzzStream {
 
 const FUZZ_STREAMS = 10_000
 const FUZZ_BATCH = 50
+// The streams belong to this many containers, each started again every so many batches as a
+// container that restarts is: its docker logs is then all its streams' lines, in order.
+const FUZZ_CONTAINERS = 500
 
 describe('random and corrupted streams', () => {
   test(`${FUZZ_STREAMS} streams: no crash, no forged or garbled entry, every whole frame kept, a clean stream beside them byte-exact`, { timeout: 600_000 }, async (t) => {
@@ -301,14 +304,20 @@ describe('random and corrupted streams', () => {
       }
     })()
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'logrelay-fuzz-'))
+    const containers = Array.from({ length: FUZZ_CONTAINERS }, () => ({ id: containerId(), lines: [] as string[] }))
     let frames = 0
     try {
       for (let batch = 0; batch < FUZZ_STREAMS / FUZZ_BATCH; batch++) {
         const paths = Array.from({ length: FUZZ_BATCH }, (_, i) => path.join(dir, `${batch}-${i}`))
         execFileSync('mkfifo', ['-m', '0700', ...paths])
-        const streams = paths.map((fifoPath) => ({ fifoPath, stream: fuzzStream(random), id: containerId(), fd: fs.openSync(fifoPath, fs.constants.O_RDWR) }))
+        const streams = paths.map((fifoPath, i) => ({
+          fifoPath,
+          stream: fuzzStream(random),
+          container: containers[(batch * FUZZ_BATCH + i) % FUZZ_CONTAINERS] as { id: string, lines: string[] },
+          fd: fs.openSync(fifoPath, fs.constants.O_RDWR),
+        }))
         probe.measure(false)
-        await Promise.all(streams.map(async (s) => await startLogging(plugin.socket, s.fifoPath, s.id)))
+        await Promise.all(streams.map(async (s) => await startLogging(plugin.socket, s.fifoPath, s.container.id)))
         probe.measure(true)
         await Promise.all(streams.map(async ({ stream, fd }) => {
           frames += stream.expected.length
@@ -317,11 +326,12 @@ describe('random and corrupted streams', () => {
           }
         }))
         probe.measure(false)
-        await Promise.all(streams.map(async ({ fifoPath, stream, id, fd }, i) => {
+        await Promise.all(streams.map(async ({ fifoPath, stream, container, fd }, i) => {
           await stopLogging(plugin.socket, fifoPath)
           fs.closeSync(fd)
-          const stored = (await readLogs(plugin.socket, id)).map(sent)
-          assert.deepEqual(stored, stream.expected, `stream ${batch * FUZZ_BATCH + i} of seed ${seed}`)
+          container.lines.push(...stream.expected)
+          const stored = (await readLogs(plugin.socket, container.id)).map(sent)
+          assert.deepEqual(stored, container.lines, `stream ${batch * FUZZ_BATCH + i} of seed ${seed}`)
         }))
         probe.measure(true)
         for (const fifoPath of paths) fs.rmSync(fifoPath)
