@@ -265,8 +265,9 @@ export class LogDriver {
     this.#shuttingDown = true
     const streams = [...this.#streams.values()]
     const drained = Promise.all(streams.map(async (stream) => await stream.done))
-    const timer = setTimeout(() => { for (const stream of streams) stream.detach() }, graceMs)
-    for (const stream of streams) if (!stream.stopping) stream.detach()
+    const deadline = Date.now() + graceMs
+    const timer = setTimeout(() => { for (const stream of streams) void stream.detach(deadline) }, graceMs)
+    for (const stream of streams) if (!stream.stopping) void stream.detach(deadline)
     await drained
     clearTimeout(timer)
     this.#store.close()

@@ -3,8 +3,21 @@ import type { ContainerDelivery } from '../delivery/delivery.js'
 import type { ContainerMeta, LogLine } from '../record.js'
 import type { ContainerLog } from '../store/container-log.js'
 import { FifoReader } from './fifo-reader.js'
+import type { CorruptRegion } from './frame-decoder.js'
 import type { LogEntry } from './log-entry.js'
 import { PartialAssembler } from './partial-assembler.js'
+
+// A container can write corrupt frames without end (another writer on its FIFO, a broken
+// daemon): the first region is logged at once, the rest at most once per interval, in counts.
+const CORRUPT_LOG_INTERVAL_MS = 10_000
+
+interface CorruptCounts {
+  regions: number
+  skippedBytes: number
+  last: CorruptRegion | undefined
+  loggedAt: number
+  timer: NodeJS.Timeout | undefined
+}
 
 export interface StreamDeps {
   readonly store: ContainerLog
@@ -29,6 +42,7 @@ export class ContainerStream {
   readonly #assembler: PartialAssembler
   readonly #pause = (): void => this.#reader.pause()
   readonly #resume = (): void => this.#reader.resume()
+  readonly #corrupt: CorruptCounts = { regions: 0, skippedBytes: 0, last: undefined, loggedAt: 0, timer: undefined }
   #stopping = false
   #started = false
   // What this stream read, for /metrics: frames decoded, and corrupt regions skipped.
@@ -60,7 +74,7 @@ export class ContainerStream {
     reader.on('corrupt', (region) => {
       this.corruptRegions++
       this.corruptBytes += region.skippedBytes
-      this.#deps.log.warn({ code: 'LOGRELAY_ERR_FIFO_FRAME', ...context, ...region }, 'corrupt bytes skipped in the log FIFO')
+      this.#corruptRegion(region)
     })
     reader.on('error', (err) => {
       this.#deps.log.error({ err, ...context }, 'reading the log FIFO failed')
@@ -86,10 +100,44 @@ export class ContainerStream {
     return this.#stopping
   }
 
-  // Plugin shutdown: stop reading; what is left stays in the pipe for the next start, which
-  // re-attaches. Sinks go on delivering what was already read.
-  detach (): void {
-    this.#reader.close()
+  // Plugin shutdown: stop reading, on a frame boundary if that comes before `deadline`; what is
+  // left stays in the pipe for the next start, which re-attaches. Sinks go on delivering what
+  // was already read.
+  async detach (deadline: number): Promise<void> {
+    await this.#reader.detach(deadline)
+  }
+
+  #corruptRegion (region: CorruptRegion): void {
+    const counts = this.#corrupt
+    counts.regions++
+    counts.skippedBytes += region.skippedBytes
+    counts.last = region
+    const wait = counts.loggedAt + CORRUPT_LOG_INTERVAL_MS - Date.now()
+    if (wait <= 0) {
+      this.#logCorrupt()
+    } else if (counts.timer === undefined) {
+      counts.timer = setTimeout(() => this.#logCorrupt(), wait)
+      counts.timer.unref()
+    }
+  }
+
+  #logCorrupt (): void {
+    const counts = this.#corrupt
+    if (counts.timer !== undefined) clearTimeout(counts.timer)
+    counts.timer = undefined
+    if (counts.regions === 0) return
+    this.#deps.log.warn({
+      code: 'LOGRELAY_ERR_FIFO_FRAME',
+      container: this.container.id,
+      file: this.file,
+      offset: counts.last?.offset,
+      reason: counts.last?.reason,
+      regions: counts.regions,
+      skippedBytes: counts.skippedBytes,
+    }, 'corrupt bytes skipped in the log FIFO')
+    counts.regions = 0
+    counts.skippedBytes = 0
+    counts.loggedAt = Date.now()
   }
 
   get bytesRead (): number {
@@ -111,6 +159,7 @@ export class ContainerStream {
   }
 
   #finish (): void {
+    this.#logCorrupt()
     this.#assembler.end()
     const { store, delivery } = this.#deps
     if (this.#started) {

@@ -193,6 +193,9 @@ export class FrameDecoder {
     let p = this.#innerOf === this.#base + at ? this.#innerFrom - this.#base : at + 1
     this.#innerOf = this.#base + at
     for (; p < end; p++) {
+      const tag = buf.indexOf(NEWLINE, p + 4)
+      if (tag < 0 || tag - 4 >= end) return 0
+      p = tag - 4
       const shape = frameAt(buf, p)
       if (shape === SHAPE_OK) return p
       if (shape === SHAPE_NEED && !final) {
@@ -221,9 +224,18 @@ export class FrameDecoder {
     return true
   }
 
+  // Only an offset four bytes before a 0x0a can start a frame (the source field's tag), so the
+  // search goes from one 0x0a to the next with indexOf, at memchr's speed through garbage.
   #search (final: boolean): boolean {
     const buf = this.#buf
-    for (let p = this.#at; p < buf.length; p++) {
+    for (let p = this.#at; ; p++) {
+      const tag = buf.indexOf(NEWLINE, p + 4)
+      if (tag < 0) {
+        // No frame starts before the last four bytes; they wait for the bytes after them.
+        this.#at = final ? buf.length : Math.max(p, buf.length - 4)
+        return false
+      }
+      p = tag - 4
       const shape = frameAt(buf, p)
       if (shape === SHAPE_OK) {
         this.#mode = NORMAL
@@ -234,8 +246,6 @@ export class FrameDecoder {
         return false
       }
     }
-    this.#at = buf.length
-    return false
   }
 
   // Drops the bytes nothing will look at again; the leftover is copied so a small tail does not
