@@ -79,6 +79,16 @@ describe('the JSON parser', () => {
     assert.equal(JSON.stringify(doc['json']), '{"__proto__":{"x":1},"a":2}')
   })
 
+  test('members taken out are cut from the text: the rest stays as written, escapes and nesting included', () => {
+    const line = '{"id":12345678901234567890 , "msg":"m \\" , }","nested":{"msg":[1,{"a":"}"}]},"level":"WARN","n":1e3}'
+    const doc = written(line, { key: 'json', promote: ['message', 'level'] })
+    const record = jsonParser({ key: 'json', promote: ['message', 'level'] })(recordOf(line))
+    assert.equal(record.json?.members.toString(), '{"id":12345678901234567890 ,"nested":{"msg":[1,{"a":"}"}]},"n":1e3}')
+    assert.deepEqual([doc['message'], doc['log']], ['m " , }', { level: 'warn' }])
+    const escapedKey = jsonParser({ key: undefined, promote: ['message'] })(recordOf('{"m\\u0073g":"x","msg":"y","b":2}'))
+    assert.deepEqual(JSON.parse(escapedKey.json?.members.toString() ?? ''), { b: 2 })
+  })
+
   test('under parse-json-key the object is kept whole, as written, big numbers included', () => {
     const line = '{"id":12345678901234567890,"message":"m","msg":"x"}'
     const record = jsonParser({ key: 'json', promote: [] })(recordOf(line))
