@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { docker, dockerOk, TEST_IMAGE, uniqueName } from '../test/helpers/docker.js'
 import { PluginProcess } from '../test/helpers/plugin.js'
@@ -40,6 +41,68 @@ export async function timedRun (driver: string, script: string, opts: readonly s
   const waited = await docker(['wait', name], 600_000)
   if (waited.code !== 0) throw new Error(`docker wait ${name}: ${waited.stderr}`)
   return { seconds: Number(process.hrtime.bigint() - start) / 1e9, name }
+}
+
+export interface Rate {
+  readonly linesPerSec: number
+  // CPU time of the plugin process (all its threads) per line: steadier than the line rate on a
+  // shared machine, and what decides the rate when the cores are all busy.
+  readonly cpuMicrosPerLine: number
+}
+
+// User and system CPU seconds in a /proc/<pid>/stat line (clock ticks of 1/100 s): the
+// process's own, or those of its children it has waited for.
+export function statCpuSeconds (stat: string, whose: 'own' | 'children' = 'own'): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const at = whose === 'own' ? 11 : 13
+  return (Number(fields[at]) + Number(fields[at + 1])) / 100
+}
+
+// User and system CPU time of a process so far.
+export function cpuSeconds (pid: number | undefined): number {
+  return statCpuSeconds(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))
+}
+
+// One container writing `lines` lines through `plugin` with these log-opts, from `docker run`
+// until it has exited and, when `delivered` is given, until that many more records reached the
+// backend; with the plugin's CPU over the same span.
+// What a container other than linesScript's writes: its script, the docker run arguments it
+// needs (a mount), and the records its lines become.
+export interface Workload {
+  readonly script: string
+  readonly args: readonly string[]
+  readonly records: number
+}
+
+export async function measure (plugin: PluginProcess, lines: number, opts: readonly string[], delivered?: () => number | Promise<number>, workload?: Workload): Promise<Rate> {
+  const name = uniqueName('bench')
+  const before = await delivered?.() ?? 0
+  const records = workload?.records ?? lines
+  const cpuBefore = cpuSeconds(plugin.pid)
+  const start = process.hrtime.bigint()
+  await dockerOk(['run', '-d', '--name', name, '--network', 'none', ...(workload?.args ?? []), '--log-driver', plugin.name, ...opts.flatMap((o) => ['--log-opt', o]),
+    TEST_IMAGE, 'sh', '-c', workload?.script ?? linesScript(lines)])
+  const waited = await docker(['wait', name], 600_000)
+  if (waited.code !== 0) throw new Error(`docker wait ${name}: ${waited.stderr}`)
+  const deadline = Date.now() + 600_000
+  while (delivered !== undefined && await delivered() - before < records) {
+    if (Date.now() > deadline) throw new Error(`${await delivered() - before} of ${records} records delivered after 10 minutes`)
+    await sleep(5)
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  const cpu = cpuSeconds(plugin.pid) - cpuBefore
+  await docker(['rm', '-f', name])
+  return { linesPerSec: lines / seconds, cpuMicrosPerLine: cpu / lines * 1e6 }
+}
+
+export function medianRate (values: readonly Rate[]): Rate {
+  return { linesPerSec: median(values.map((v) => v.linesPerSec)), cpuMicrosPerLine: median(values.map((v) => v.cpuMicrosPerLine)) }
+}
+
+// One row of a rate table: the median rate and CPU per line, then each run's rate.
+export function showRate (label: string, rate: Rate, runs: readonly Rate[], unit = 'lines'): void {
+  console.log(`${label.padEnd(22)} ${Math.round(rate.linesPerSec).toLocaleString().padStart(9)} ${unit}/s  ${rate.cpuMicrosPerLine.toFixed(1).padStart(5)} µs CPU/${unit.replace(/s$/, '')}` +
+    `  runs: ${runs.map((v) => Math.round(v.linesPerSec).toLocaleString()).join(', ')}`)
 }
 
 export async function timedLogs (args: readonly string[]): Promise<number> {

@@ -1,8 +1,8 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { median } from './core.js'
-import { countingServer, measure, type Rate, type Workload } from './http-sink.js'
+import { measure, median, type Rate, type Workload } from './core.js'
+import { countingServer } from './http-sink.js'
 import { PluginProcess } from '../test/helpers/plugin.js'
 
 // Events (issue 16): the plugin's CPU per stored line with multiline grouping on (the java

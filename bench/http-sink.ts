@@ -1,11 +1,8 @@
 import { once } from 'node:events'
-import fs from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { drainPlugin, linesScript, median } from './core.js'
+import { drainPlugin, measure, medianRate, showRate, type Rate } from './core.js'
 import { buildReference } from './reference-build.js'
-import { docker, dockerOk, uniqueName, TEST_IMAGE } from '../test/helpers/docker.js'
 import { PluginProcess } from '../test/helpers/plugin.js'
 
 // The HTTP sink's benchmark (issue 6): lines/s of the whole path container → dockerd → FIFO →
@@ -24,13 +21,6 @@ const LINE_BYTES = 100
 // (nginx's client_max_body_size); an endpoint that takes larger bodies can have fewer requests.
 const LARGE_BATCHES = ['http-batch-max-records=5000', 'http-batch-max-bytes=4m']
 
-export interface Rate {
-  readonly linesPerSec: number
-  // CPU time of the plugin process (all its threads) per line: steadier than the line rate on a
-  // shared machine, and what decides the rate when the cores are all busy.
-  readonly cpuMicrosPerLine: number
-}
-
 export interface HttpSinkBench {
   readonly lines: number
   readonly drain: Rate
@@ -39,12 +29,6 @@ export interface HttpSinkBench {
   readonly httpMemoryPath: Rate
   readonly httpLargeBatches: Rate
   readonly requests: number
-}
-
-export function cpuSeconds (pid: number | undefined): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 // Counts ndjson records by their newlines and answers 200 with no body.
@@ -74,35 +58,6 @@ export async function countingServer (): Promise<{ url: string, records: () => n
   }
 }
 
-// What a container other than linesScript's writes: its script, the docker run arguments it
-// needs (a mount), and the records its lines become.
-export interface Workload {
-  readonly script: string
-  readonly args: readonly string[]
-  readonly records: number
-}
-
-export async function measure (plugin: PluginProcess, lines: number, opts: readonly string[], delivered?: () => number, workload?: Workload): Promise<Rate> {
-  const name = uniqueName('bench-http')
-  const before = delivered?.() ?? 0
-  const records = workload?.records ?? lines
-  const cpuBefore = cpuSeconds(plugin.pid)
-  const start = process.hrtime.bigint()
-  await dockerOk(['run', '-d', '--name', name, '--network', 'none', ...(workload?.args ?? []), '--log-driver', plugin.name, ...opts.flatMap((o) => ['--log-opt', o]),
-    TEST_IMAGE, 'sh', '-c', workload?.script ?? linesScript(lines)])
-  const waited = await docker(['wait', name], 600_000)
-  if (waited.code !== 0) throw new Error(`docker wait ${name}: ${waited.stderr}`)
-  const deadline = Date.now() + 600_000
-  while (delivered !== undefined && delivered() - before < records) {
-    if (Date.now() > deadline) throw new Error(`${delivered() - before} of ${records} records counted after 10 minutes`)
-    await sleep(5)
-  }
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9
-  const cpu = cpuSeconds(plugin.pid) - cpuBefore
-  await docker(['rm', '-f', name])
-  return { linesPerSec: lines / seconds, cpuMicrosPerLine: cpu / lines * 1e6 }
-}
-
 // Runs in turns (drain, store only, http, http with large batches) so a noisy neighbour hits
 // all of them alike.
 export async function benchHttpSink (rounds: number, lines: number): Promise<HttpSinkBench> {
@@ -125,23 +80,15 @@ export async function benchHttpSink (rounds: number, lines: number): Promise<Htt
       rates.httpMemoryPath.push(await measure(memoryPath, lines, httpOpts, server.records))
       rates.httpLargeBatches.push(await measure(logrelay, lines, [...httpOpts, ...LARGE_BATCHES], server.records))
     }
-    const mid = (values: readonly Rate[]): Rate => ({
-      linesPerSec: median(values.map((v) => v.linesPerSec)),
-      cpuMicrosPerLine: median(values.map((v) => v.cpuMicrosPerLine)),
-    })
     const result = {
-      lines, drain: mid(rates.drain), storeOnly: mid(rates.storeOnly), http: mid(rates.http), httpMemoryPath: mid(rates.httpMemoryPath), httpLargeBatches: mid(rates.httpLargeBatches), requests: server.requests(),
-    }
-    const show = (label: string, rate: Rate, runs: readonly Rate[]): void => {
-      console.log(`${label.padEnd(22)} ${Math.round(rate.linesPerSec).toLocaleString().padStart(9)} lines/s  ${rate.cpuMicrosPerLine.toFixed(1).padStart(5)} µs CPU/line` +
-        `  runs: ${runs.map((v) => Math.round(v.linesPerSec).toLocaleString()).join(', ')}`)
+      lines, drain: medianRate(rates.drain), storeOnly: medianRate(rates.storeOnly), http: medianRate(rates.http), httpMemoryPath: medianRate(rates.httpMemoryPath), httpLargeBatches: medianRate(rates.httpLargeBatches), requests: server.requests(),
     }
     console.log(`\n## HTTP sink: ${lines.toLocaleString()} lines of ${LINE_BYTES} bytes from one container to a counting server (${rounds} rounds, in turns, medians)`)
-    show('drain-only plugin:', result.drain, rates.drain)
-    show('logrelay, no sink:', result.storeOnly, rates.storeOnly)
-    show('logrelay, sink=http:', result.http, rates.http)
-    show(`  memory path (${reference.rev}):`, result.httpMemoryPath, rates.httpMemoryPath)
-    show('  5,000-record batches:', result.httpLargeBatches, rates.httpLargeBatches)
+    showRate('drain-only plugin:', result.drain, rates.drain)
+    showRate('logrelay, no sink:', result.storeOnly, rates.storeOnly)
+    showRate('logrelay, sink=http:', result.http, rates.http)
+    showRate(`  memory path (${reference.rev}):`, result.httpMemoryPath, rates.httpMemoryPath)
+    showRate('  5,000-record batches:', result.httpLargeBatches, rates.httpLargeBatches)
     console.log(`ratio http/drain line rate: ${(result.http.linesPerSec / result.drain.linesPerSec).toFixed(3)} (target >= 0.8); ` +
       `with 5,000-record batches: ${(result.httpLargeBatches.linesPerSec / result.drain.linesPerSec).toFixed(3)}; ` +
       `http/no sink: ${(result.http.linesPerSec / result.storeOnly.linesPerSec).toFixed(3)}; ${result.requests} requests`)

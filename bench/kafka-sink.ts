@@ -1,117 +1,159 @@
+import fs from 'node:fs'
 import os from 'node:os'
-import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Kafka, logLevel, Partitioners, type Admin, type Message } from 'kafkajs'
 import { timeHalves, type LogRecord } from '../src/record.js'
 import { kafkaSink, recordValues } from '../sinks/kafka.js'
 import { dockerOk, TEST_IMAGE, uniqueName } from '../test/helpers/docker.js'
 import { PluginProcess } from '../test/helpers/plugin.js'
+import { exec } from '../test/helpers/process.js'
 import { containerMeta } from '../test/helpers/records.js'
-import { drainPlugin, linesScript, median, timedRun } from './core.js'
+import { prepareKafka } from '../test/services/services.js'
+import { printProfile } from './cpu-profile.js'
+import { drainPlugin, measure, medianRate, showRate, statCpuSeconds, type Rate } from './core.js'
 
-// Issue 4's benchmark: lines/s from a container through dockerd and logrelay into Kafka, until
-// the last line is in the topic, next to the drain-only plugin (what dockerd costs by itself)
-// and to a bare kafkajs producer sending the same JSON records in the same batches, acks=all
-// (what Kafka costs by itself). Printed, never asserted.
+// The Kafka sink's benchmark (issue 15): lines/s and plugin CPU per line from a container
+// through dockerd and logrelay into a topic, until the last line is in it, next to three
+// references run in the same go, in turns:
+// - the broker's limit: Kafka's own Java producer (org.apache.kafka.tools.ProducerPerformance)
+//   sending records of the same size, acks=all, batches of the same bytes;
+// - a bare kafkajs producer sending the sink's records (encoded beforehand) in the sink's
+//   batches, one send at a time: what the client costs by itself;
+// - logrelay with no sink (container to local store), and the drain-only plugin.
+// The sink's CPU per line is compared with the bare producer's CPU per message plus the
+// store-only plugin's CPU per line. Printed, never asserted.
 
 const BATCH = kafkaSink.batchDefaults.maxRecords
+const BATCH_BYTES = 1024 * 1024
+const KEY_BYTES = 64
+// The JVM needs a few hundred thousand records to reach its steady rate (its JIT); the broker's
+// limit is that rate, so the Java producer sends more records than the others send lines.
+const JAVA_RECORDS_PER_LINE = 3
+const PROFILED = fileURLToPath(new URL('./profiled-plugin.js', import.meta.url))
 
-async function topicCount (kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin()
-  await admin.connect()
-  try {
-    return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0)
-  } catch {
-    return 0 // not created yet
-  } finally {
-    await admin.disconnect()
-  }
+async function highWatermark (admin: Admin, topic: string): Promise<number> {
+  return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0)
 }
 
-async function createTopic (kafka: Kafka, topic: string): Promise<void> {
-  const admin = kafka.admin()
-  await admin.connect()
-  try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true })
-  } finally {
-    await admin.disconnect()
-  }
+async function createTopic (admin: Admin, topic: string): Promise<void> {
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true })
 }
 
-async function waitForCount (kafka: Kafka, topic: string, count: number): Promise<void> {
-  const deadline = Date.now() + 600_000
-  while (await topicCount(kafka, topic) < count) {
-    if (Date.now() > deadline) throw new Error(`${topic} did not reach ${count} messages in 10 minutes`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
-
-function sinkOpts (brokers: string, topic: string): string[] {
-  return ['--log-opt', 'sink=kafka', '--log-opt', `kafka-brokers=${brokers}`, '--log-opt', `kafka-topic=${topic}`]
-}
-
-// docker run to the moment the topic holds every line. As for the bare producer, the topic
-// exists and the plugin's producer (shared by every container with these brokers) is
-// connected beforehand, so neither is timed.
-async function timedSink (kafka: Kafka, plugin: PluginProcess, brokers: string, lines: number): Promise<number> {
-  const warmUp = uniqueName('bench-kafka-warm-up')
-  await dockerOk(['run', '--rm', '--network', 'none', '--log-driver', plugin.name, ...sinkOpts(brokers, warmUp), TEST_IMAGE, 'echo', 'warm-up'])
-  await waitForCount(kafka, warmUp, 1)
-  const topic = uniqueName('bench-kafka')
-  await createTopic(kafka, topic)
-  const start = process.hrtime.bigint()
-  await dockerOk(['run', '-d', '--name', uniqueName('bench'), '--network', 'none', '--log-driver', plugin.name, ...sinkOpts(brokers, topic),
-    TEST_IMAGE, 'sh', '-c', linesScript(lines)])
-  await waitForCount(kafka, topic, lines)
-  return Number(process.hrtime.bigint() - start) / 1e9
-}
-
-// The same records the sink writes for one container (100-byte lines, as linesScript), sent
-// one batch at a time as the runner does with concurrency 1.
-async function timedBare (kafka: Kafka, lines: number): Promise<number> {
-  const meta = containerMeta({ name: 'bench', imageName: TEST_IMAGE, hostName: os.hostname() })
+// One batch of the JSON records the sink writes for a container of 100-byte lines (as
+// linesScript), keyed by the container ID as the sink keys them.
+function sinkMessages (): Message[] {
+  const meta = containerMeta({ name: uniqueName('bench'), imageName: TEST_IMAGE, hostName: os.hostname() })
   const line = Buffer.from('x'.repeat(99))
+  const now = BigInt(Date.now()) * 1_000_000n
+  const records: LogRecord[] = Array.from({ length: BATCH }, (_, i) => ({ stream: 'stdout', time: timeHalves(now + BigInt(i)), line, complete: true, sequence: i, container: meta }))
+  const key = Buffer.from(meta.id)
+  return recordValues(records).map((value) => ({ key, value, timestamp: String(now / 1_000_000n) }))
+}
+
+// Sends the same encoded batch until `lines` messages are out, one awaited sendBatch at a time
+// as the runner does with concurrency 1; CPU is this process's over the loop alone.
+async function bareKafkajs (kafka: Kafka, admin: Admin, lines: number, messages: Message[]): Promise<Rate> {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   const topic = uniqueName('bench-bare')
-  await createTopic(kafka, topic)
+  await createTopic(admin, topic)
   await producer.connect()
   try {
     await producer.send({ topic, messages: [{ value: 'warm-up' }] })
+    const cpu = process.cpuUsage()
     const start = process.hrtime.bigint()
-    const now = BigInt(Date.now()) * 1_000_000n
     for (let sent = 0; sent < lines; sent += BATCH) {
-      const records: LogRecord[] = []
-      for (let i = sent; i < Math.min(lines, sent + BATCH); i++) records.push({ stream: 'stdout', time: timeHalves(now + BigInt(i)), line, complete: true, sequence: i, container: meta })
-      const values = recordValues(records)
-      const messages: Message[] = records.map((_, i) => ({ key: meta.id, value: values[i] as Buffer, timestamp: String((now + BigInt(sent + i)) / 1_000_000n) }))
-      await producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages }] })
+      await producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages: messages.slice(0, Math.min(BATCH, lines - sent)) }] })
     }
-    return Number(process.hrtime.bigint() - start) / 1e9
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9
+    const used = process.cpuUsage(cpu)
+    return { linesPerSec: lines / seconds, cpuMicrosPerLine: (used.user + used.system) / lines }
   } finally {
     await producer.disconnect()
   }
 }
 
+// Kafka's own producer, as its kafka-producer-perf-test.sh runs it. Its rate is its own count
+// (from the first send to the last ack); its CPU is the whole JVM's, start-up included, read from
+// the waiting shell's children's times.
+async function javaProducer (brokers: string, admin: Admin, lines: number, recordBytes: number): Promise<Rate> {
+  const { paths, jdk } = await prepareKafka()
+  const topic = uniqueName('bench-java')
+  await createTopic(admin, topic)
+  const args = ['-Xmx512m', `-Dlog4j2.configurationFile=${join(paths.sourceDir, 'kafka', 'log4j2.properties')}`, '-cp', join(paths.kafkaLibs, '*'),
+    'org.apache.kafka.tools.ProducerPerformance', '--topic', topic, '--num-records', String(lines), '--record-size', String(recordBytes), '--throughput', '-1',
+    '--producer-props', `bootstrap.servers=${brokers}`, 'acks=all', `batch.size=${BATCH_BYTES}`, 'compression.type=none']
+  const run = await exec('sh', ['-c', '"$0" "$@"; code=$?; cat /proc/$$/stat; exit $code', jdk.java, ...args], { timeoutMs: 600_000 })
+  const output = run.stdout.toString()
+  if (run.code !== 0) throw new Error(`ProducerPerformance exited ${run.code ?? run.signal}:\n${run.output}`)
+  const rate = /^\d+ records sent, ([\d.]+) records\/sec/m.exec(output)?.[1]
+  const cpuSeconds = statCpuSeconds(output.trimEnd().split('\n').at(-1) ?? '', 'children')
+  if (rate === undefined) throw new Error(`no rate in ProducerPerformance's output:\n${run.output}`)
+  return { linesPerSec: Number(rate), cpuMicrosPerLine: cpuSeconds / lines * 1e6 }
+}
+
+// One more sink run, apart from the measured ones, with the plugin under the sampling profiler.
+async function profiledRun (admin: Admin, lines: number, sinkOpts: (topic: string) => string[]): Promise<void> {
+  const file = join(os.tmpdir(), `${uniqueName('logrelay-kafka')}.cpuprofile`)
+  const plugin = new PluginProcess({ LOG_LEVEL: 'warn', LOGRELAY_CPU_PROFILE: file }, PROFILED)
+  await plugin.start()
+  try {
+    const topic = uniqueName('bench-kafka-profiled')
+    await createTopic(admin, topic)
+    const rate = await measure(plugin, lines, sinkOpts(topic), async () => await highWatermark(admin, topic))
+    showRate('sink, profiled:', rate, [rate])
+  } finally {
+    await plugin.cleanup()
+  }
+  if (!fs.existsSync(file)) throw new Error(`the profiled plugin wrote no ${file}`)
+  printProfile(file)
+}
+
 export async function benchKafkaSink (brokers: string, lines = 200_000, rounds = 1): Promise<void> {
   const kafka = new Kafka({ clientId: 'logrelay-bench', brokers: brokers.split(','), logLevel: logLevel.NOTHING })
-  const logrelay = new PluginProcess()
+  const admin = kafka.admin()
+  const logrelay = new PluginProcess({ LOG_LEVEL: 'warn' })
   const drain = drainPlugin()
+  await admin.connect()
   await logrelay.start()
   await drain.start()
   try {
-    console.log(`\n## Kafka sink: ${lines.toLocaleString()} lines of 100 bytes from one container to one topic (${rounds} round${rounds === 1 ? '' : 's'}, in turns)`)
-    const times = { drain: [] as number[], sink: [] as number[], bare: [] as number[] }
+    const messages = sinkMessages()
+    const valueBytes = messages.reduce((sum, m) => sum + (m.value as Buffer).length, 0) / messages.length
+    const recordBytes = Math.round(valueBytes) + KEY_BYTES
+    const sinkOpts = (topic: string): string[] => ['store-max-bytes=1g', 'sink=kafka', `kafka-brokers=${brokers}`, `kafka-topic=${topic}`]
+    // The plugin's producer (shared by every container with these brokers) connects on its first
+    // batch: connected beforehand, as the bare producer is, so neither is timed.
+    const warmUp = uniqueName('bench-kafka-warm-up')
+    await createTopic(admin, warmUp)
+    await dockerOk(['run', '--rm', '--network', 'none', '--log-driver', logrelay.name, ...sinkOpts(warmUp).flatMap((o) => ['--log-opt', o]), TEST_IMAGE, 'echo', 'warm-up'])
+    while (await highWatermark(admin, warmUp) < 1) await new Promise((resolve) => setTimeout(resolve, 50))
+
+    const rates = { java: [] as Rate[], bare: [] as Rate[], drain: [] as Rate[], storeOnly: [] as Rate[], sink: [] as Rate[] }
     for (let r = 0; r < rounds; r++) {
-      times.drain.push((await timedRun(drain.name, linesScript(lines))).seconds)
-      times.sink.push(await timedSink(kafka, logrelay, brokers, lines))
-      times.bare.push(await timedBare(kafka, lines))
+      rates.java.push(await javaProducer(brokers, admin, JAVA_RECORDS_PER_LINE * lines, recordBytes))
+      rates.bare.push(await bareKafkajs(kafka, admin, lines, messages))
+      rates.drain.push(await measure(drain, lines, []))
+      rates.storeOnly.push(await measure(logrelay, lines, ['store-max-bytes=1g']))
+      const topic = uniqueName('bench-kafka')
+      await createTopic(admin, topic)
+      rates.sink.push(await measure(logrelay, lines, sinkOpts(topic), async () => await highWatermark(admin, topic)))
     }
-    const rate = (seconds: number): number => Math.round(lines / seconds)
-    const [d, s, b] = [median(times.drain), median(times.sink), median(times.bare)]
-    const runs = (values: readonly number[]): string => values.map((t) => t.toFixed(2)).join(', ')
-    console.log(`drain-only plugin (container to plugin): ${rate(d).toLocaleString()} lines/s (${d.toFixed(2)} s)  runs: ${runs(times.drain)}`)
-    console.log(`logrelay kafka sink (container to topic): ${rate(s).toLocaleString()} lines/s (${s.toFixed(2)} s)  runs: ${runs(times.sink)}`)
-    console.log(`bare kafkajs producer, batches of ${BATCH}, acks=all: ${rate(b).toLocaleString()} lines/s (${b.toFixed(2)} s)  runs: ${runs(times.bare)}`)
-    console.log(`ratio sink/bare: ${(rate(s) / rate(b)).toFixed(3)} (target >= 0.8)`)
+    const [java, bare, drained, storeOnly, sink] = [medianRate(rates.java), medianRate(rates.bare), medianRate(rates.drain), medianRate(rates.storeOnly), medianRate(rates.sink)]
+    console.log(`\n## Kafka sink: ${lines.toLocaleString()} lines of 100 bytes from one container to a one-partition topic, records of ${recordBytes} bytes ` +
+      `(${Math.round(valueBytes)} of JSON, ${KEY_BYTES} of key), acks=all (${rounds} round${rounds === 1 ? '' : 's'}, in turns, medians)\n` +
+      `broker limit: Kafka's Java ProducerPerformance, ${JAVA_RECORDS_PER_LINE}x as many records, batch.size 1 MiB, its CPU the JVM's with its start; bare kafkajs: ${BATCH.toLocaleString()}-message sendBatch, one at a time`)
+    showRate('broker limit (Java):', java, rates.java, 'records')
+    showRate('bare kafkajs:', bare, rates.bare, 'messages')
+    showRate('drain-only plugin:', drained, rates.drain)
+    showRate('logrelay, no sink:', storeOnly, rates.storeOnly)
+    showRate('logrelay, sink=kafka:', sink, rates.sink)
+    console.log(`sink line rate / broker limit: ${(sink.linesPerSec / java.linesPerSec).toFixed(3)}; / bare kafkajs: ${(sink.linesPerSec / bare.linesPerSec).toFixed(3)}`)
+    console.log(`sink plugin CPU per line / (bare kafkajs CPU per message + no-sink CPU per line): ` +
+      `${(sink.cpuMicrosPerLine / (bare.cpuMicrosPerLine + storeOnly.cpuMicrosPerLine)).toFixed(3)} (target <= 1.2)`)
+    if (process.env['BENCH_PROFILE'] === '1') await profiledRun(admin, lines, sinkOpts)
   } finally {
+    await admin.disconnect()
     await logrelay.cleanup()
     await drain.cleanup()
   }

@@ -5,12 +5,14 @@ import { benchEsSink } from './es-sink.js'
 import { benchEvents } from './events.js'
 import { benchHttpSink } from './http-sink.js'
 import { benchKafkaSink } from './kafka-sink.js'
+import { benchMetrics } from './metrics.js'
+import { benchScale } from './scale.js'
 import { benchStartup } from './startup.js'
 
 // `npm run bench`: every benchmark against a private dockerd (and the test Kafka or
 // Elasticsearch), each printed next to its reference run in the same go. `npm run bench -- http
 // kafka` runs only those. BENCH_ROUNDS and BENCH_LINES shrink or grow a run.
-const BENCHES = ['core', 'http', 'kafka', 'es', 'startup', 'events'] as const
+const BENCHES = ['core', 'http', 'kafka', 'es', 'startup', 'scale', 'events', 'metrics'] as const
 type BenchName = typeof BENCHES[number]
 
 function selected (args: readonly string[]): ReadonlySet<BenchName> {
@@ -44,7 +46,9 @@ async function main (): Promise<void> {
     }
     if (run.has('es')) await withService('elasticsearch', async ({ esUrl }) => await benchEsSink(esUrl, Math.ceil(lines / 4), rounds))
     if (run.has('startup')) await benchStartup(Math.max(5, rounds))
+    if (run.has('scale')) await benchScale()
     if (run.has('events')) await benchEvents(rounds, Math.ceil(lines / 2))
+    if (run.has('metrics')) await benchMetrics(rounds, lines)
   } finally {
     await dockerd.stop()
   }

@@ -1,13 +1,15 @@
 import fs from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { DeliveryStats } from '../src/delivery/stats.js'
 import { eventLogOptions } from '../src/events/options.js'
+import { metricsRegistry } from '../src/metrics/registry.js'
 import { envName, specsOf, type AnySpec } from '../src/options/schema.js'
 import { coreLogOptions, pluginSettingSpecs } from '../src/settings.js'
 import { sinkDefinitions, sinkLogOptions, sinkSelectOption } from '../sinks/registry.js'
 
 // The README documents each option once, in tables generated from the schemas: one for what
 // every container takes, one for events (multiline and JSON), one in each sink's section, one
-// for the plugin's own settings.
+// for the plugin's own settings; and every metric, from the registry /metrics serves.
 // `npm run docs:options` rewrites them, and test/readme.test.ts fails when they are stale.
 
 function startMarker (block: string): string {
@@ -31,6 +33,31 @@ function logOptTable (specs: readonly AnySpec[]): string {
   return ['| log-opt | plugin-wide default | default | accepts | what it does |', '|---|---|---|---|---|', ...rows].join('\n')
 }
 
+// The registry as a plugin with nothing logged yet builds it, with and without container labels.
+function registryMetrics (containerLabels: boolean): { name: string, type: string, help: string, labels: readonly string[] }[] {
+  const registry = metricsRegistry({
+    stats: new DeliveryStats(containerLabels), readsInProgress: 0, activeStreams: 0,
+    streamTotals: () => ({ bytes: 0, frames: 0, corruptRegions: 0, corruptBytes: 0 }),
+    backlogs: () => [], storeBytes: () => 0, storeEvictions: () => ({}),
+  })
+  // Every prom-client metric carries its label names, and its type as the exposition names it
+  // (counter, gauge, histogram); the type declarations leave the first out and call the second
+  // an enum.
+  return registry.getMetricsAsArray().map((m) => ({ name: m.name, type: String(m.type), help: m.help, labels: (m as { labelNames?: readonly string[] }).labelNames ?? [] }))
+}
+
+function metricsTable (): string {
+  const metrics = registryMetrics(false)
+  const perContainer = new Set(registryMetrics(true).filter((m) => m.labels.includes('container')).map((m) => m.name))
+  const own = metrics.filter((m) => m.name.startsWith('logrelay_'))
+  const rows = own.map((m) => {
+    const labels = m.labels.map((l) => `\`${l}\``).join(', ') + (perContainer.has(m.name) ? ' (+ `container`)' : '')
+    return `| \`${m.name}\` | ${m.type} | ${labels === '' ? '-' : labels} | ${cell(m.help)} |`
+  })
+  rows.push(`| \`process_*\`, \`nodejs_*\` | | | prom-client's ${metrics.length - own.length} default metrics of the plugin's Node.js process: CPU, memory, file descriptors, event loop lag, heap, handles; all but \`nodejs_gc_duration_seconds\`, which observes every garbage collection and cost 5 to 15% of the CPU per line. |`)
+  return ['| metric | type | labels | what it counts |', '|---|---|---|---|', ...rows].join('\n')
+}
+
 function blocks (): Map<string, string> {
   const out = new Map<string, string>()
   out.set('core', logOptTable([sinkSelectOption, ...specsOf(coreLogOptions)]))
@@ -40,6 +67,7 @@ function blocks (): Map<string, string> {
   for (const d of sinkDefinitions) out.set(d.name, logOptTable(bySink.filter((s) => s.name.startsWith(`${d.prefix}-`))))
   const rows = pluginSettingSpecs.map((s) => `| \`${s.env}\` | ${defaultCell(s)} | ${cell(s.kind.accepts)} | ${cell(s.description)} |`)
   out.set('plugin', ['| plugin setting | default | accepts | what it does |', '|---|---|---|---|', ...rows].join('\n'))
+  out.set('metrics', metricsTable())
   return out
 }
 

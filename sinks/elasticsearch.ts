@@ -9,7 +9,7 @@ import { conflictingOptions, httpUrlList, invalidOption, missingOption, readCaFi
 import { RecordBodyWriter } from './record-json.js'
 import { SharedClients } from './shared-clients.js'
 import type { Outcome, Sink, SinkDefinition } from './sink.js'
-import { compileTimeTemplate, renderTemplate, TIME_DIRECTIVES } from './templates.js'
+import { compileTimeTemplate, datedTemplate, renderTemplate } from './templates.js'
 
 // Elasticsearch through client.bulk: one request per batch (a 413 says so to the engine, which
 // sends the batch again in halves). Not the client's bulk helper: it batches and retries on its own (fixed
@@ -22,16 +22,16 @@ const DEFAULT_INDEX = 'logrelay-%Y.%m.%d'
 
 const esOptions = {
   urls: { name: 'es-url', kind: httpUrlList, description: 'The Elasticsearch nodes, comma-separated; requests go round robin (no sniffing). Required with sink=elasticsearch. Credentials belong in es-api-key, es-username or es-bearer-token, not in the URL.' },
-  index: { name: 'es-index', kind: text, default: DEFAULT_INDEX, description: `The index or data stream every line goes to: a template of the container's {{.Name}}, {{.ID}}, {{.ImageName}}, {{index .ContainerLabels "key"}} (as in tag) and the line's own UTC date, ${TIME_DIRECTIVES}. Container values are lowercased and characters an index name cannot hold become -.` },
+  index: { name: 'es-index', kind: datedTemplate, default: DEFAULT_INDEX, description: 'The index or data stream every line goes to: a template over the container (as for tag), with date parts from the line\'s own UTC time. Container values are lowercased and characters an index name cannot hold become -.' },
   pipeline: { name: 'es-pipeline', kind: text, description: 'An ingest pipeline every document goes through (the bulk request\'s pipeline parameter).' },
   apiKey: { name: 'es-api-key', kind: text, sensitive: true, description: 'An API key: the encoded value the create API key call returns, or id:api_key. Prefer es-api-key-file, since log-opts show in docker inspect.' },
-  apiKeyFile: { name: 'es-api-key-file', kind: filePath, description: 'A file holding the API key (surrounding whitespace ignored), read when the container starts.' },
+  apiKeyFile: { name: 'es-api-key-file', kind: filePath('a file holding the API key'), description: 'A file holding the API key (surrounding whitespace ignored), read when the container starts.' },
   username: { name: 'es-username', kind: text, description: 'A user for basic authentication, with es-password or es-password-file.' },
   password: { name: 'es-password', kind: text, sensitive: true, description: 'The basic-authentication password. Prefer es-password-file.' },
-  passwordFile: { name: 'es-password-file', kind: filePath, description: 'A file holding the basic-authentication password, read when the container starts.' },
+  passwordFile: { name: 'es-password-file', kind: filePath('a file holding the password'), description: 'A file holding the basic-authentication password, read when the container starts.' },
   bearerToken: { name: 'es-bearer-token', kind: text, sensitive: true, description: 'A bearer token (a service account token, say). Prefer es-bearer-token-file.' },
-  bearerTokenFile: { name: 'es-bearer-token-file', kind: filePath, description: 'A file holding the bearer token, read when the container starts.' },
-  tlsCaFile: { name: 'es-tls-ca-file', kind: filePath, description: 'A PEM file of the certificate authorities to trust for https:// nodes, instead of the system\'s.' },
+  bearerTokenFile: { name: 'es-bearer-token-file', kind: filePath('a file holding the bearer token'), description: 'A file holding the bearer token, read when the container starts.' },
+  tlsCaFile: { name: 'es-tls-ca-file', kind: filePath('a PEM file of CA certificates'), description: 'A PEM file of the certificate authorities to trust for https:// nodes, instead of the system\'s.' },
   tlsVerify: { name: 'es-tls-verify', kind: bool, default: 'true', description: 'Whether to verify the nodes\' certificates and host names. false is for tests only.' },
   requestTimeoutMs: { name: 'es-request-timeout-ms', kind: integer(1000, 3_600_000), default: '60000', description: 'How long one bulk request may take before it is given up and retried (the deterministic _id makes the retry safe).' },
 } satisfies Record<string, AnySpec>
@@ -63,8 +63,8 @@ function indexProblem (name: string): string | undefined {
 // StartLogging against today's date, so a name Elasticsearch would refuse fails `docker run`
 // instead of having every line dropped later (dates only add digits, never bad characters).
 export function compileIndex (template: string, container: ContainerMeta): (timeNano: bigint) => string {
-  const rendered = renderTemplate('es-index', template, container, escapeIndexValue)
-  const index = compileTimeTemplate('es-index', rendered)
+  const rendered = renderTemplate(template, container, escapeIndexValue)
+  const index = compileTimeTemplate(rendered)
   const sample = index(BigInt(Date.now()) * 1_000_000n)
   const problem = indexProblem(sample)
   if (problem !== undefined) {
@@ -75,10 +75,10 @@ export function compileIndex (template: string, container: ContainerMeta): (time
 
 type Auth = NonNullable<ClientOptions['auth']>
 
-function readAuth (o: EsOptions): Auth | undefined {
-  const apiKey = readSecret('es-api-key', o.apiKey, o.apiKeyFile, 'an API key')
-  const password = readSecret('es-password', o.password, o.passwordFile, 'a password')
-  const bearer = readSecret('es-bearer-token', o.bearerToken, o.bearerTokenFile, 'a bearer token')
+function readAuth (o: EsOptions, options: Options): Auth | undefined {
+  const apiKey = readSecret('es-api-key', o.apiKey, options.file(esOptions.apiKeyFile), 'an API key')
+  const password = readSecret('es-password', o.password, options.file(esOptions.passwordFile), 'a password')
+  const bearer = readSecret('es-bearer-token', o.bearerToken, options.file(esOptions.bearerTokenFile), 'a bearer token')
   const username = o.username
   const given = [apiKey !== undefined && 'es-api-key', (username !== undefined || password !== undefined) && 'es-username', bearer !== undefined && 'es-bearer-token']
     .filter((g): g is string => g !== false)
@@ -204,8 +204,8 @@ function open (options: Options, container: ContainerMeta, log: Logger): Sink {
   if (o.urls === undefined || o.urls.length === 0) throw missingOption('es-url', 'with sink=elasticsearch', 'the nodes\' http:// or https:// URLs')
   const connection: Connection = {
     urls: o.urls,
-    auth: readAuth(o),
-    ca: readCaFile('es-tls-ca-file', o.tlsCaFile),
+    auth: readAuth(o, options),
+    ca: readCaFile(options.file(esOptions.tlsCaFile)),
     verify: o.tlsVerify,
     timeoutMs: o.requestTimeoutMs,
   }

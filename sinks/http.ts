@@ -4,9 +4,9 @@ import type { Logger } from 'pino'
 import { Pool, type Dispatcher } from 'undici'
 import { errorMessage } from '../src/errors.js'
 import { bool, filePath, integer, oneOf, type OptionKind } from '../src/options/kinds.js'
-import type { AnySpec, Options, OptionValues } from '../src/options/schema.js'
+import type { AnySpec, OptionFile, Options, OptionValues } from '../src/options/schema.js'
 import type { ContainerMeta, LogRecord } from '../src/record.js'
-import { httpUrl, invalidOption, invalidOptionFile, missingOption, readCaFile, readOptionFile, retryAfterMs } from './options.js'
+import { httpUrl, invalidOptionFile, missingOption, readCaFile, retryAfterMs } from './options.js'
 import { RecordBodyWriter } from './record-json.js'
 import { SharedClients } from './shared-clients.js'
 import type { Outcome, Sink, SinkDefinition } from './sink.js'
@@ -83,8 +83,8 @@ export const httpOptions = {
   format: { name: 'http-format', kind: oneOf(FORMATS), default: 'ndjson', description: 'The body: ndjson (one JSON record per line), json-array (one JSON array of records) or raw (the lines\' bytes alone, each ended by a newline).' },
   gzip: { name: 'http-gzip', kind: bool, default: 'false', description: 'Compress bodies with gzip (Content-Encoding: gzip).' },
   headers: { name: 'http-headers', kind: headerList, default: '', sensitive: true, description: 'Extra request headers as comma-separated "Name: value" pairs. Content-Type may be overridden; framing headers may not.' },
-  headersFile: { name: 'http-headers-file', kind: filePath, description: 'A file of extra headers, one "Name: value" per line (# comments and blank lines ignored), read at container start: the place for credentials such as Authorization.' },
-  tlsCaFile: { name: 'http-tls-ca-file', kind: filePath, description: 'A PEM file of CA certificates that replaces the system trust store for https URLs.' },
+  headersFile: { name: 'http-headers-file', kind: filePath('a file of "Name: value" lines'), description: 'A file of extra headers, one "Name: value" per line (# comments and blank lines ignored), read at container start: the place for credentials such as Authorization.' },
+  tlsCaFile: { name: 'http-tls-ca-file', kind: filePath('a PEM file of CA certificates'), description: 'A PEM file of CA certificates that replaces the system trust store for https URLs.' },
   tlsVerify: { name: 'http-tls-verify', kind: bool, default: 'true', description: 'Verify the server\'s certificate and name. Turning it off exposes the connection to anyone on the path.' },
   timeoutMs: { name: 'http-timeout-ms', kind: integer(100, 3_600_000), default: '30000', description: 'The most one request may take, from connecting to the last byte of the response; past it the batch is retried.' },
 } satisfies Record<string, AnySpec>
@@ -106,29 +106,29 @@ interface HttpTarget {
   readonly timeoutMs: number
 }
 
-function headersFromFile (path: string): HeaderPair[] {
-  const accepts = 'a readable file of "Name: value" lines'
+function headersFromFile (file: OptionFile): HeaderPair[] {
   const items: { item: string, line: number }[] = []
-  readOptionFile('http-headers-file', path, accepts).split(/\r?\n/).forEach((line, i) => {
+  file.text.split(/\r?\n/).forEach((line, i) => {
     const trimmed = line.trim()
     if (trimmed !== '' && !trimmed.startsWith('#')) items.push({ item: trimmed, line: i + 1 })
   })
   try {
     return parseHeaderPairs(items.map((i) => i.item), (i) => `line ${items[i]?.line ?? '?'}`)
   } catch (err) {
-    throw invalidOptionFile('http-headers-file', path, errorMessage(err), accepts)
+    throw invalidOptionFile(file, errorMessage(err), 'a file of "Name: value" lines')
   }
 }
 
 // Everything a container's options say about its target, checked without network I/O.
-function httpTarget (o: HttpOptions): HttpTarget {
+function httpTarget (o: HttpOptions, options: Options): HttpTarget {
   if (o.url === undefined) throw missingOption('http-url', 'with sink=http', 'an http:// or https:// URL')
   const target = new URL(o.url)
   const pairs = parseHeaderPairs(inlineHeaderItems(o.headers), (i) => `item ${i + 1}`)
-  if (o.headersFile !== undefined) {
-    for (const pair of headersFromFile(o.headersFile)) {
+  const headersFile = options.file(httpOptions.headersFile)
+  if (headersFile !== undefined) {
+    for (const pair of headersFromFile(headersFile)) {
       if (pairs.some(([n]) => n.toLowerCase() === pair[0].toLowerCase())) {
-        throw invalidOption('http-headers-file', o.headersFile, `header ${pair[0]} is also given in http-headers`, 'each header named once')
+        throw invalidOptionFile(headersFile, `header ${pair[0]} is also given in http-headers`, 'each header named once')
       }
       pairs.push(pair)
     }
@@ -136,7 +136,7 @@ function httpTarget (o: HttpOptions): HttpTarget {
   const headers: Record<string, string> = { 'content-type': CONTENT_TYPES[o.format], 'user-agent': 'logrelay' }
   if (o.gzip) headers['content-encoding'] = 'gzip'
   for (const [name, value] of pairs) headers[name.toLowerCase()] = value
-  const ca = readCaFile('http-tls-ca-file', o.tlsCaFile)
+  const ca = readCaFile(options.file(httpOptions.tlsCaFile))
   return {
     origin: target.origin,
     path: `${target.pathname}${target.search}`,
@@ -285,7 +285,7 @@ export const httpSink: SinkDefinition = {
   batchDefaults: { maxRecords: 1000, maxBytes: '1m', timeoutMs: 1000, concurrency: 1 },
   open: (options: Options, container: ContainerMeta, log: Logger): Sink => {
     const o = options.read(httpOptions)
-    const target = httpTarget(o)
+    const target = httpTarget(o, options)
     const key = JSON.stringify([target.origin, o.tlsCaFile ?? '', target.verify])
     const { client, release } = pools.acquire(key, () => poolFor(target))
     if (!target.verify && target.origin.startsWith('https:')) {

@@ -1,13 +1,13 @@
 import { X509Certificate } from 'node:crypto'
-import fs from 'node:fs'
 import { errorMessage, PluginError } from '../src/errors.js'
 import type { OptionKind } from '../src/options/kinds.js'
-import { envName } from '../src/options/schema.js'
+import { echo } from '../src/options/kinds.js'
+import { envName, type OptionFile } from '../src/options/schema.js'
 
-// What every sink's options have in common: URLs that carry no credentials, files read at
-// container start (CA certificates, secrets), a secret given inline or in a file, the errors
-// that name an option, and a server's Retry-After. The path of a file is no secret and is
-// echoed; its contents (a key, a token) never are.
+// What every sink's options have in common: URLs that carry no credentials, the files read at
+// container start (CA certificates, secrets; loadOptions reads them), a secret given inline or
+// in a file, the errors that name an option, and a server's Retry-After. The path of a file is
+// no secret and is echoed; its contents (a key, a token) never are.
 
 function isHttpUrl (raw: string): URL | undefined {
   try {
@@ -66,7 +66,7 @@ export const httpUrlList: OptionKind<readonly string[]> = {
 
 // `value` is echoed as given: callers pass a path or a template, never a secret.
 export function invalidOption (name: string, value: string | undefined, problem: string, accepts: string): PluginError {
-  return new PluginError('LOGRELAY_ERR_OPT_INVALID', `invalid log-opt ${name}${value === undefined ? '' : `="${value}"`} (${problem}): expected ${accepts}`)
+  return new PluginError('LOGRELAY_ERR_OPT_INVALID', `invalid log-opt ${name}${value === undefined ? '' : `=${echo(value)}`} (${problem}): expected ${accepts}`)
 }
 
 // Options that make sense only together or only apart.
@@ -80,33 +80,24 @@ export function missingOption (name: string, condition: string, accepts: string)
     `log-opt ${name} is required ${condition}: expected ${accepts} (as a log-opt, or as the plugin default ${envName(name)})`)
 }
 
-export function readOptionFile (name: string, path: string, accepts: string): string {
-  try {
-    return fs.readFileSync(path, 'utf8')
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err)
-    throw new PluginError('LOGRELAY_ERR_OPT_FILE', `cannot read log-opt ${name}="${path}" (${code}): expected ${accepts}`, { cause: err })
-  }
-}
-
-export function invalidOptionFile (name: string, path: string, problem: string, accepts: string): PluginError {
-  return new PluginError('LOGRELAY_ERR_OPT_FILE', `invalid log-opt ${name}="${path}" (${problem}): expected ${accepts}`)
+export function invalidOptionFile (file: OptionFile, problem: string, accepts: string): PluginError {
+  return new PluginError('LOGRELAY_ERR_OPT_FILE', `invalid ${file.setBy}=${echo(file.path)} (${problem}): expected ${accepts}`)
 }
 
 const CA_ACCEPTS = 'a readable PEM file of CA certificates'
 
 // TLS quietly ignores a CA file without certificates; parsing each one fails docker run
 // instead, for a key or a DER file given by mistake.
-export function readCaFile (name: string, path: string | undefined): string | undefined {
-  if (path === undefined) return undefined
-  const pem = readOptionFile(name, path, CA_ACCEPTS)
+export function readCaFile (file: OptionFile | undefined): string | undefined {
+  if (file === undefined) return undefined
+  const pem = file.text
   const certificates = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []
-  if (certificates.length === 0) throw invalidOptionFile(name, path, 'no PEM certificate in it', CA_ACCEPTS)
+  if (certificates.length === 0) throw invalidOptionFile(file, 'no PEM certificate in it', CA_ACCEPTS)
   for (const certificate of certificates) {
     try {
       void new X509Certificate(certificate)
     } catch (err) {
-      throw invalidOptionFile(name, path, errorMessage(err), CA_ACCEPTS)
+      throw invalidOptionFile(file, errorMessage(err), CA_ACCEPTS)
     }
   }
   return pem
@@ -114,14 +105,13 @@ export function readCaFile (name: string, path: string | undefined): string | un
 
 // A secret comes inline (`name`) or from a file (`name-file`), never both. The file's
 // surrounding whitespace is not part of the secret.
-export function readSecret (name: string, inline: string | undefined, file: string | undefined, what: string): string | undefined {
+export function readSecret (name: string, inline: string | undefined, file: OptionFile | undefined, what: string): string | undefined {
   if (inline !== undefined && file !== undefined) {
     throw conflictingOptions(`${name} and ${name}-file are both set`, 'only one of them')
   }
   if (file === undefined) return inline
-  const accepts = `a readable file holding ${what}`
-  const content = readOptionFile(`${name}-file`, file, accepts).trim()
-  if (content === '') throw invalidOptionFile(`${name}-file`, file, 'it is empty', accepts)
+  const content = file.text.trim()
+  if (content === '') throw invalidOptionFile(file, 'it is empty', `a file holding ${what}`)
   return content
 }
 

@@ -1,4 +1,4 @@
-import { PluginError } from '../src/errors.js'
+import { text, type OptionKind } from '../src/options/kinds.js'
 import type { ContainerMeta } from '../src/record.js'
 
 // Names made from templates: an Elasticsearch index, a Kafka topic or key, the tag. Two kinds:
@@ -6,7 +6,14 @@ import type { ContainerMeta } from '../src/record.js'
 // StartLogging; and date parts, taken from each record's own timestamp.
 
 // The fields docker's `tag` template offers (daemon/logger/loginfo.go).
-function templateFields (c: ContainerMeta): Record<string, string> {
+const FIELDS = ['ID', 'FullID', 'Name', 'ImageID', 'ImageFullID', 'ImageName', 'DaemonName', 'Command'] as const
+type Field = typeof FIELDS[number]
+
+function isField (name: string): name is Field {
+  return (FIELDS as readonly string[]).includes(name)
+}
+
+function templateFields (c: ContainerMeta): Record<Field, string> {
   const imageId = c.imageId.replace(/^sha256:/, '')
   return {
     ID: c.id.slice(0, 12),
@@ -22,27 +29,37 @@ function templateFields (c: ContainerMeta): Record<string, string> {
 
 const CONTAINER_FIELDS = '{{.ID}}, {{.FullID}}, {{.Name}}, {{.ImageID}}, {{.ImageFullID}}, {{.ImageName}}, {{.DaemonName}}, {{.Command}} or {{index .ContainerLabels "key"}}'
 
+type TemplatePart = { readonly text: string } | { readonly field: Field } | { readonly label: string }
+
 // A small subset of Go templates: {{.Field}} and {{index .ContainerLabels "key"}}. Anything else,
-// an unterminated {{ included, fails StartLogging with the option's name rather than rendering
-// something surprising. `escape` transforms only the container's values, never the template's
-// own text: a name the user typed is checked as typed, while a value the container brings is
-// made to fit.
-export function renderTemplate (option: string, template: string, container: ContainerMeta, escape: (value: string) => string = (v) => v): string {
-  const fields = templateFields(container)
-  const rendered = template.replace(/\{\{\s*(.*?)\s*\}\}/g, (_all, expr: string) => {
-    const field = /^\.(\w+)$/.exec(expr)
-    if (field !== null && field[1] !== undefined && field[1] in fields) return escape(fields[field[1]] ?? '')
-    const label = /^index\s+\.ContainerLabels\s+"([^"]*)"$/.exec(expr)
-    if (label !== null && label[1] !== undefined) return escape(container.allLabels[label[1]] ?? '')
-    throw new PluginError('LOGRELAY_ERR_OPT_INVALID',
-      `invalid log-opt ${option}="${template}" ({{${expr}}} is not known): expected a template of ${CONTAINER_FIELDS}`)
-  })
-  // What is left of the template's own text must hold no {{: it would be an action left open.
-  if (template.replace(/\{\{\s*(.*?)\s*\}\}/g, '').includes('{{')) {
-    throw new PluginError('LOGRELAY_ERR_OPT_INVALID',
-      `invalid log-opt ${option}="${template}" (a {{ is not closed by }}): expected a template of ${CONTAINER_FIELDS}`)
+// an unterminated {{ included, is refused rather than rendering something surprising.
+function parseContainerTemplate (template: string): TemplatePart[] {
+  const parts: TemplatePart[] = []
+  let at = 0
+  for (let open = template.indexOf('{{'); open >= 0; open = template.indexOf('{{', at)) {
+    if (open > at) parts.push({ text: template.slice(at, open) })
+    const close = template.indexOf('}}', open + 2)
+    if (close < 0) throw new Error('a {{ is not closed by }}')
+    const expr = template.slice(open + 2, close).trim()
+    const field = /^\.(\w+)$/.exec(expr)?.[1]
+    const label = /^index\s+\.ContainerLabels\s+"([^"]*)"$/.exec(expr)?.[1]
+    if (field !== undefined && isField(field)) parts.push({ field })
+    else if (label !== undefined) parts.push({ label })
+    else throw new Error(`{{${expr}}} is not known`)
+    at = close + 2
   }
-  return rendered
+  if (at < template.length) parts.push({ text: template.slice(at) })
+  return parts
+}
+
+const TEMPLATE_ACCEPTS = `a template of ${CONTAINER_FIELDS}`
+
+// `escape` transforms only the container's values, never the template's own text: a name the
+// user typed is checked as typed, while a value the container brings is made to fit.
+// The template is an option value its kind has checked already.
+export function renderTemplate (template: string, container: ContainerMeta, escape: (value: string) => string = (v) => v): string {
+  const fields = templateFields(container)
+  return parseContainerTemplate(template).map((p) => 'text' in p ? p.text : escape('field' in p ? fields[p.field] : container.allLabels[p.label] ?? '')).join('')
 }
 
 // Date parts in a name (an Elasticsearch index, say): strftime's letters, in UTC, taken from each
@@ -86,7 +103,7 @@ function isDirective (c: string): c is Directive {
   return (DIRECTIVES as readonly string[]).includes(c)
 }
 
-function parse (option: string, template: string): Part[] {
+function parseTime (template: string): Part[] {
   const parts: Part[] = []
   let text = ''
   for (let i = 0; i < template.length; i++) {
@@ -103,8 +120,7 @@ function parse (option: string, template: string): Part[] {
       text = ''
       parts.push({ directive: next })
     } else {
-      throw new PluginError('LOGRELAY_ERR_OPT_INVALID',
-        `invalid log-opt ${option}="${template}" (%${next} is not known): expected date parts ${TIME_DIRECTIVES}`)
+      throw new Error(`%${next} is not known`)
     }
   }
   if (text !== '') parts.push({ text })
@@ -112,8 +128,10 @@ function parse (option: string, template: string): Part[] {
 }
 
 // Compiles once per container; each record then costs one bigint division while the hour lasts.
-export function compileTimeTemplate (option: string, template: string): (timeNano: bigint) => string {
-  const parts = parse(option, template)
+// The template's own text was checked by datedTemplate, and a container's values have their %
+// doubled, so parsing cannot fail here.
+export function compileTimeTemplate (template: string): (timeNano: bigint) => string {
+  const parts = parseTime(template)
   if (parts.every((p) => 'text' in p)) {
     const constant = parts.map((p) => 'text' in p ? p.text : '').join('')
     return () => constant
@@ -129,4 +147,24 @@ export function compileTimeTemplate (option: string, template: string): (timeNan
     }
     return cached
   }
+}
+
+// The option kinds of templated names, so that a template that cannot render fails `docker run`
+// (and a plugin default fails at start) whether or not the sink it belongs to is in use.
+export const containerTemplate: OptionKind<string> = {
+  accepts: TEMPLATE_ACCEPTS,
+  parse: (raw) => {
+    parseContainerTemplate(text.parse(raw))
+    return raw
+  },
+}
+
+// A name with date parts too (es-index): those are in the template's own text, never in the
+// container's values (which are escaped), so checking the text checks them all.
+export const datedTemplate: OptionKind<string> = {
+  accepts: `date parts ${TIME_DIRECTIVES}, in ${TEMPLATE_ACCEPTS}`,
+  parse: (raw) => {
+    for (const part of parseContainerTemplate(text.parse(raw))) if ('text' in part) parseTime(part.text)
+    return raw
+  },
 }

@@ -13,6 +13,8 @@ export const ErrorCodes = {
   LOGRELAY_ERR_SINK_BUG: 'a sink threw instead of returning an outcome',
   LOGRELAY_ERR_OPT_MISSING: 'a log-opt the chosen sink needs is not set',
   LOGRELAY_ERR_OPT_FILE: 'a file named by a log-opt cannot be read or is not in the expected form',
+  LOGRELAY_ERR_METRICS_LISTEN: 'the metrics listener cannot listen on LOGRELAY_METRICS_ADDR',
+  LOGRELAY_ERR_KAFKA_REFUSED: 'the Kafka brokers refuse the plugin: its credentials or rights, or a certificate either side shows',
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { errorMessage } from './errors.js'
+import type { FastifyInstance } from 'fastify'
+import { errorMessage, PluginError } from './errors.js'
 import type { LogDriver } from './protocol/driver.js'
 import { log } from './logger.js'
 import { buildServer } from './protocol/server.js'
@@ -28,16 +29,20 @@ async function main (): Promise<void> {
   // A socket left by a previous run would make listen() fail with EADDRINUSE.
   fs.rmSync(socket, { force: true })
   await app.listen({ path: socket })
+  // Root's alone, whatever the umask: besides the daemon's calls it answers the status request.
+  fs.chmodSync(socket, 0o600)
   // startupMs counts from the process's start. The daemon dials a managed plugin's socket 0.5 s
   // after starting it, then every 3 s, and gives up after about 9.5 s (protocol.md, Q5).
   log.info({ socket, startupMs: Math.round(performance.now()) }, 'logrelay listening')
   let driver: LogDriver | undefined
   try {
     driver = await driverReady
-    driver.reattach()
+    await driver.reattach()
   } catch (err) {
     log.fatal({ err }, `logrelay cannot log any container until this is fixed (docker plugin set, or the plugin's environment): ${errorMessage(err)}`)
   }
+  const serving = (): boolean => app.server.listening && fs.statSync(socket, { throwIfNoEntry: false })?.isSocket() === true
+  const metrics = driver === undefined ? undefined : await startMetrics(driver, serving)
 
   let stopping = false
   const stop = (signal: string): void => {
@@ -45,13 +50,31 @@ async function main (): Promise<void> {
     stopping = true
     log.info({ signal }, 'shutting down')
     void (async () => {
-      await Promise.all([driver?.shutdown(SHUTDOWN_GRACE_MS), app.close()])
+      await Promise.all([driver?.shutdown(SHUTDOWN_GRACE_MS), app.close(), metrics?.close()])
       fs.rmSync(socket, { force: true })
       process.exit(0)
     })()
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+}
+
+// Monitoring must not cost the logs: a listener that cannot listen is reported, and the plugin
+// goes on logging without it.
+async function startMetrics (driver: LogDriver, serving: () => boolean): Promise<FastifyInstance | undefined> {
+  const address = driver.settings.metricsAddr
+  if (address === undefined) return undefined
+  const [{ metricsRegistry }, { listeningOn, serveMetrics }, { health }] = await Promise.all([
+    import('./metrics/registry.js'), import('./metrics/listener.js'), import('./metrics/health.js')])
+  const source = { serving, backlogs: () => driver.backlogs(), maxBacklogAgeMs: driver.settings.healthMaxBacklogAgeMs }
+  try {
+    const app = await serveMetrics(address, metricsRegistry(driver), () => health(source), log)
+    log.info({ address: listeningOn(app) }, 'metrics listening')
+    return app
+  } catch (err) {
+    log.error({ code: err instanceof PluginError ? err.code : undefined, err }, errorMessage(err))
+    return undefined
+  }
 }
 
 main().catch((err: unknown) => {

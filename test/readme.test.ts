@@ -19,3 +19,11 @@ test('the README shows the two commands', () => {
   assert.match(readme, /npm start/)
   assert.match(readme, /npm test/)
 })
+
+test('the README\'s sample alerts use metrics the registry serves, and one fires on a backlog older than 5 minutes', () => {
+  const exprs = [...readme.matchAll(/^\s+expr: (.+)$/gm)].map((m) => m[1] as string)
+  assert.ok(exprs.some((e) => /\(logrelay_sink_backlog_oldest_age_seconds\) > 300$/.test(e)), 'an alert on the backlog\'s age past 300 s')
+  for (const name of exprs.flatMap((e) => e.match(/logrelay_[a-z_]+/g) ?? [])) {
+    assert.ok(readme.includes(`| \`${name}\` |`), `${name} is in an alert but not in the generated metrics table`)
+  }
+})

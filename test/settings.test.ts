@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import os from 'node:os'
 import { after, test } from 'node:test'
-import { bool, duration, filePath, integer, oneOf, regex, size, type OptionKind } from '../src/options/kinds.js'
+import { bool, duration, filePath, integer, oneOf, regex, size, text, type OptionKind } from '../src/options/kinds.js'
 import { parseOptions, readOptionDefaults } from '../src/options/schema.js'
 import { coreLogOptions, logOptionSpecs, readPluginSettings } from '../src/settings.js'
+import { kafkaOptions } from '../sinks/kafka.js'
 import { docker, TEST_IMAGE } from './helpers/docker.js'
 import { PluginProcess } from './helpers/plugin.js'
 
@@ -77,7 +78,17 @@ test('kinds refuse what they cannot take: sizes past any disk, durations, number
   check(oneOf(['a', 'b']), 'c', /not an accepted value/)
   check(bool, 'yes', /not a boolean/)
   check(regex, '(', /not a valid regular expression/)
-  check(filePath, 'relative/path', /not an absolute path/)
+  check(regex, '(a)\\1', /cannot be matched in linear time/)
+  check(regex, '(?=a)b', /cannot be matched in linear time/)
+  // Regression: (a+)+$ backtracked for hours on 40 a's and a b; it now runs in linear time.
+  assert.equal(regex.parse('(a+)+$').test(`${'a'.repeat(40)}b`), false)
+  assert.equal(regex.parse('^com\\.example\\.').test('com.example.tier'), true)
+  check(filePath('a file'), 'relative/path', /not an absolute path/)
+  check(text, 'a\r\nInjected: header', /control character/)
+  // Regression: kafka-brokers=host:99999 was accepted.
+  const brokers = kafkaOptions.brokers.kind
+  for (const bad of ['host:99999', 'host:0', ':9092', 'host', 'ho$t:9092', '::1:9092']) check(brokers, bad, /is not accepted/)
+  assert.deepEqual(brokers.parse('kafka-1.example:9092, [::1]:9093,10.0.0.7:65535'), ['kafka-1.example:9092', '[::1]:9093', '10.0.0.7:65535'])
   assert.equal(size(1).parse('1.5k'), 1536)
   assert.equal(duration(0).parse('7d'), 7 * 86_400_000)
 })
@@ -89,4 +100,21 @@ test('plugin settings: defaults, the machine\'s host name, and errors named by t
   assert.equal(settings.hostName, os.hostname())
   assert.equal(readPluginSettings({ LOGRELAY_HOST_NAME: 'edge-7' }).hostName, 'edge-7')
   assert.throws(() => readPluginSettings({ LOGRELAY_STORE_RETENTION: 'forever' }), /invalid plugin setting LOGRELAY_STORE_RETENTION="forever" \(not a duration\)/)
+  assert.throws(() => readPluginSettings({ LOGRELAY_STATE_DIR: 'state' }), /invalid plugin setting LOGRELAY_STATE_DIR="state" \(not an absolute path\): expected an absolute path to a directory the plugin can write/)
+})
+
+test('the metrics address: unset by default, a bare port means 127.0.0.1, and a non-loopback one needs LOGRELAY_METRICS_ALLOW_REMOTE=true', () => {
+  const addr = (env: NodeJS.ProcessEnv): unknown => readPluginSettings(env).metricsAddr
+  assert.equal(addr({}), undefined)
+  assert.equal(addr({ LOGRELAY_METRICS_ADDR: '' }), undefined)
+  assert.deepEqual(addr({ LOGRELAY_METRICS_ADDR: '9464' }), { host: '127.0.0.1', port: 9464 })
+  assert.deepEqual(addr({ LOGRELAY_METRICS_ADDR: '[::1]:9464' }), { host: '::1', port: 9464 })
+  assert.deepEqual(addr({ LOGRELAY_METRICS_ADDR: 'localhost:0' }), { host: 'localhost', port: 0 })
+  assert.throws(() => addr({ LOGRELAY_METRICS_ADDR: '10.1.2.3:9464' }), /LOGRELAY_METRICS_ADDR="10.1.2.3:9464" \(10.1.2.3 is not a loopback address\)/)
+  assert.throws(() => addr({ LOGRELAY_METRICS_ADDR: '[::]:9464' }), /:: is not a loopback address/)
+  assert.deepEqual(addr({ LOGRELAY_METRICS_ADDR: '0.0.0.0:9464', LOGRELAY_METRICS_ALLOW_REMOTE: 'true' }), { host: '0.0.0.0', port: 9464 })
+  assert.throws(() => addr({ LOGRELAY_METRICS_ADDR: 'example.com:9464' }), /\(not a port or host:port\): expected a port/)
+  assert.throws(() => addr({ LOGRELAY_METRICS_ADDR: '999.0.0.1:9464' }), /not an IPv4 address/)
+  assert.throws(() => addr({ LOGRELAY_METRICS_ADDR: '[127.0.0.1]:9464' }), /not an IPv6 address/)
+  assert.throws(() => addr({ LOGRELAY_METRICS_ADDR: '70000' }), /the port is past 65535/)
 })

@@ -9,6 +9,7 @@ import type { DropCounter } from './drops.js'
 import { Positions } from './positions.js'
 import { BoundedQueue } from './queue.js'
 import { SinkRunner } from './runner.js'
+import { DeliveryStats, type DropReason, type SinkCounters } from './stats.js'
 
 export const BUFFER_FULL_POLICIES = ['block', 'drop-oldest'] as const
 export type BufferFullPolicy = typeof BUFFER_FULL_POLICIES[number]
@@ -60,8 +61,29 @@ function recordBytes (record: LogRecord): number {
   return record.line.length + (record.json?.members.length ?? 0) + 256
 }
 
+// One sink's undelivered backlog for one container, as the engine stands: the records from the
+// sink's position to the end of the store.
+export interface SinkBacklog {
+  readonly container: ContainerMeta
+  readonly sink: string
+  readonly counters: SinkCounters
+  readonly records: number
+  // On disk from the segment holding the sink's position, so to within one segment.
+  readonly bytes: number
+  // The time (ms since the epoch) of the oldest undelivered record, when it is in memory: it is
+  // whenever the sink has records in flight or queued, which is whenever it has a backlog but
+  // for the moment a read from disk takes.
+  readonly oldestMs: number | undefined
+  readonly lastError: { readonly reason: string, readonly at: number } | undefined
+}
+
+function timeMs (record: LogRecord): number {
+  return (record.time.hi * 0x100000000 + record.time.lo) / 1e6
+}
+
 interface Output {
   readonly sink: Sink
+  readonly counters: SinkCounters
   readonly queue: BoundedQueue<LogRecord>
   readonly runner: SinkRunner
   readonly reader: RecordReader
@@ -94,6 +116,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
   readonly #bounds: DeliveryBounds
   readonly #budget: BacklogBudget
   readonly #drops: DropCounter
+  readonly #stats: DeliveryStats
   readonly #log: Logger
   readonly #positions: Positions
   readonly #onAppend = (): void => this.#checkBacklog()
@@ -104,9 +127,10 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
   #blocked = false
   #finished = false
 
-  // `events`: multiline grouping and parsing, when the container's options ask for them.
+  // `stats` holds the plugin's counters (a delivery given none counts into its own); `events`:
+  // multiline grouping and parsing, when the container's options ask for them.
   constructor (store: ContainerLog, container: ContainerMeta, sinks: readonly OpenedSink[], bounds: DeliveryBounds,
-    budget: BacklogBudget, drops: DropCounter, log: Logger, events?: EventSettings) {
+    budget: BacklogBudget, drops: DropCounter, log: Logger, stats = new DeliveryStats(false), events?: EventSettings) {
     super()
     this.setMaxListeners(0)
     this.container = container
@@ -114,6 +138,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
     this.#bounds = bounds
     this.#budget = budget
     this.#drops = drops
+    this.#stats = stats
     this.#log = log
     this.done = new Promise((resolve) => { this.#resolveDone = resolve })
     this.#positions = new Positions(store.dir)
@@ -121,8 +146,9 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
     this.#outputs = sinks.map(({ sink, limits }) => {
       // A sink new to this container starts at the end: it does not ship the history.
       let start = Math.min(this.#positions.get(sink.name) ?? end, end)
+      const counters = stats.acquire(sink.name, container)
       if (start < store.firstSequence) {
-        this.#dropped(sink, GONE_REASON, store.firstSequence - start)
+        this.#dropped(counters, 'evicted', GONE_REASON, store.firstSequence - start)
         start = store.firstSequence
       }
       const queue = new BoundedQueue<LogRecord>(bounds.queueMaxRecords, bounds.queueMaxBytes)
@@ -137,6 +163,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
         })
       const output: Output = {
         sink,
+        counters,
         queue,
         reader: new RecordReader(store, container),
         stage,
@@ -144,7 +171,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
         next: start,
         live: start === end,
         refilling: false,
-        runner: new SinkRunner(sink, queue, limits, log, drops, start, (acked, marks) => this.#acked(output, acked, marks)),
+        runner: new SinkRunner(sink, queue, limits, log, drops, start, (acked, marks) => this.#acked(output, acked, marks), counters),
       }
       if (this.#positions.get(sink.name) !== start) this.#positions.set(sink.name, start)
       return output
@@ -170,6 +197,23 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
   // The records of this container not yet delivered to every sink.
   get undelivered (): boolean {
     return this.#outputs.some((o) => o.acked <= this.#store.lastSequence)
+  }
+
+  // Where each sink stands, for /metrics and the status view.
+  backlogs (): SinkBacklog[] {
+    return this.#outputs.map((o) => {
+      const records = Math.max(0, this.#store.lastSequence + 1 - o.acked)
+      const oldest = records === 0 ? undefined : o.runner.oldestInFlight() ?? o.queue.peek()
+      return {
+        container: this.container,
+        sink: o.sink.name,
+        counters: o.counters,
+        records,
+        bytes: records === 0 ? 0 : this.#store.bytesFrom(o.acked),
+        oldestMs: oldest === undefined ? undefined : timeMs(oldest),
+        lastError: o.runner.lastError,
+      }
+    })
   }
 
   hold (): void {
@@ -199,6 +243,8 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
     if (output.stage === undefined) output.queue.push(record, recordBytes(record))
     else output.stage.feed(record)
     output.next = record.sequence + 1
+    output.counters.handedRecords++
+    output.counters.handedBytes += record.line.length
   }
 
   // With no stream left to write, no line can come to end the events still being grouped.
@@ -235,7 +281,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
         // drop-oldest may have moved the sink on while the read was under way.
         if (output.next !== from) continue
         if (missing > 0) {
-          this.#dropped(output.sink, GONE_REASON, missing)
+          this.#dropped(output.counters, 'evicted', GONE_REASON, missing)
           output.stage?.gap(output.next + missing)
           output.runner.giveUp(output.next, output.next + missing)
           output.next += missing
@@ -310,7 +356,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
     if (boundary === undefined) return false
     for (const output of this.#outputs) {
       if (output.next >= boundary) continue
-      this.#dropped(output.sink, DROP_OLDEST_REASON, boundary - output.next)
+      this.#dropped(output.counters, 'buffer-full', DROP_OLDEST_REASON, boundary - output.next)
       output.stage?.gap(boundary)
       output.runner.giveUp(output.next, boundary)
       output.next = boundary
@@ -318,8 +364,8 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
     return true
   }
 
-  #dropped (sink: Sink, reason: string, count: number): void {
-    this.#drops.add(sink.name, reason, count, { container: this.container.id })
+  #dropped (counters: SinkCounters, kind: DropReason, reason: string, count: number): void {
+    this.#drops.add(counters, kind, reason, count, { container: this.container.id })
   }
 
   // Finished: no stream writes, every record is delivered or dropped, nothing is in flight.
@@ -341,6 +387,7 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
       await o.runner.done
       await o.reader.close()
       await o.sink.close()
+      this.#stats.release(o.counters)
     }))
     this.#resolveDone()
   }

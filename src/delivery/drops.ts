@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import type { DropReason, SinkCounters } from './stats.js'
 
 const DROP_LOG_INTERVAL_MS = 10_000
 // Reasons may carry a backend's error text; past this many distinct ones the rest are counted
@@ -24,7 +25,8 @@ export interface DropTotal {
 
 // Drops are counted by sink and reason, and logged at most once per interval per reason so an
 // unhealthy backend cannot flood the daemon's log; what an interval held back is logged at its
-// end, so the logged counts always add up to the total.
+// end, so the logged counts always add up to the total. The same call counts them by their
+// bounded kind in the sink's counters, which /metrics shows.
 export class DropCounter {
   readonly #counts = new Map<string, DropEntry>()
   readonly #log: Logger
@@ -33,7 +35,9 @@ export class DropCounter {
     this.#log = log
   }
 
-  add (sink: string, reason: string, count: number, context: Record<string, unknown>): void {
+  add (counters: SinkCounters, kind: DropReason, reason: string, count: number, context: Record<string, unknown>): void {
+    counters.droppedRecords[kind] += count
+    const sink = counters.sink
     let key = `${sink}\u0000${reason}`
     let entry = this.#counts.get(key)
     if (entry === undefined) {

@@ -51,6 +51,11 @@ export class BoundedQueue<T> extends EventEmitter<QueueEvents> {
     return this.#closed
   }
 
+  // The oldest item not yet taken.
+  peek (): T | undefined {
+    return this.#items[this.#head]
+  }
+
   push (item: T, bytes: number): boolean {
     this.#items.push(item)
     this.#sizes.push(bytes)

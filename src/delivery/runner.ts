@@ -4,6 +4,7 @@ import type { LogRecord } from '../record.js'
 import type { BatchLimits, Outcome, Sink } from '../../sinks/sink.js'
 import type { DropCounter } from './drops.js'
 import type { BoundedQueue } from './queue.js'
+import { SinkCounters, type DropReason, type ErrorClass, type RetryClass } from './stats.js'
 
 const BACKOFF_BASE_MS = 250
 const BACKOFF_CAP_MS = 10_000
@@ -36,18 +37,40 @@ export class SinkRunner {
   readonly #abort = new AbortController()
   readonly #inFlight = new Set<Promise<void>>()
   readonly #settled: SettledRanges
+  readonly #counters: SinkCounters
+  // The first record of each batch in flight: the oldest of them is the oldest undelivered.
+  readonly #inFlightFirst = new Set<LogRecord>()
+  #lastError: { readonly reason: string, readonly at: number } | undefined
   readonly done: Promise<void>
 
-  // `next` is the first sequence not yet final; `onAck` hears each time it moves on.
+  // `next` is the first sequence not yet final; `onAck` hears each time it moves on. Outcomes
+  // are counted in `counters` (the runner's own unless the plugin's are given).
   constructor (sink: Sink, queue: BoundedQueue<LogRecord>, limits: BatchLimits, log: Logger, drops: DropCounter, next: number,
-    onAck: (next: number, marks: StreamMarks) => void) {
+    onAck: (next: number, marks: StreamMarks) => void, counters = new SinkCounters(sink.name)) {
     this.#sink = sink
     this.#queue = queue
     this.#limits = limits
     this.#log = log
     this.#drops = drops
+    this.#counters = counters
     this.#settled = new SettledRanges(next, onAck)
     this.done = this.#run()
+  }
+
+  get counters (): SinkCounters {
+    return this.#counters
+  }
+
+  // What the backend last said when a batch was not delivered, for the status view.
+  get lastError (): { readonly reason: string, readonly at: number } | undefined {
+    return this.#lastError
+  }
+
+  // The oldest record sent and not yet final, if any is in flight.
+  oldestInFlight (): LogRecord | undefined {
+    let oldest: LogRecord | undefined
+    for (const record of this.#inFlightFirst) if (oldest === undefined || record.sequence < oldest.sequence) oldest = record
+    return oldest
   }
 
   // Records [from, to) will never reach the queue (given up under buffer-full=drop-oldest).
@@ -74,7 +97,12 @@ export class SinkRunner {
       while (this.#inFlight.size >= concurrency) await Promise.race(this.#inFlight)
       const batch = queue.take(maxRecords, maxBytes)
       if (batch.items.length === 0) continue
-      const delivery = this.#deliver(batch.items, batch.bytes).finally(() => this.#inFlight.delete(delivery))
+      const first = batch.items[0] as LogRecord
+      this.#inFlightFirst.add(first)
+      const delivery = this.#deliver(batch.items, batch.bytes).finally(() => {
+        this.#inFlight.delete(delivery)
+        this.#inFlightFirst.delete(first)
+      })
       this.#inFlight.add(delivery)
     }
     await Promise.all(this.#inFlight)
@@ -89,27 +117,35 @@ export class SinkRunner {
     while (parts.length > 0 && !signal.aborted) {
       const pending = parts[0] as readonly LogRecord[]
       let outcome: Outcome
+      let threw = false
+      const started = performance.now()
       try {
         outcome = await this.#sink.send(pending, signal)
       } catch (err) {
         this.#log.error({ code: 'LOGRELAY_ERR_SINK_BUG', err, sink: this.#sink.name }, 'sink threw instead of returning an outcome (a bug); retrying')
         outcome = { retry: 'sink threw' }
+        threw = true
       }
+      this.#counters.request((performance.now() - started) / 1000, pending.length)
       if ('ok' in outcome) {
+        this.#delivered(pending)
         parts.shift()
         attempt = 0
         continue
       }
       if ('drop' in outcome) {
-        this.#dropped(outcome.drop, linesOf(pending), pending[0])
+        this.#failed('refused', outcome.drop)
+        this.#dropped('refused', outcome.drop, linesOf(pending), pending[0])
         parts.shift()
         continue
       }
       if ('tooLarge' in outcome) {
+        this.#failed('too-large', outcome.tooLarge)
         if (pending.length === 1) {
-          this.#dropped(`${outcome.tooLarge} (this one ${pending[0]?.event === undefined ? 'line' : 'event'} is larger than the endpoint accepts)`, linesOf(pending), pending[0])
+          this.#dropped('too-large', `${outcome.tooLarge} (this one ${pending[0]?.event === undefined ? 'line' : 'event'} is larger than the endpoint accepts)`, linesOf(pending), pending[0])
           parts.shift()
         } else {
+          this.#counters.retriedRecords['too-large'] += pending.length
           const half = Math.ceil(pending.length / 2)
           parts.splice(0, 1, pending.slice(0, half), pending.slice(half))
         }
@@ -117,16 +153,24 @@ export class SinkRunner {
       }
       let afterMs: number | undefined
       if ('partial' in outcome) {
-        for (const item of outcome.partial.dropped) this.#dropped(item.reason, pending[item.index]?.event?.lines ?? 1, pending[item.index])
+        const reason = outcome.partial.dropped[0]?.reason ?? `the backend asked for ${outcome.partial.retry.length} of ${pending.length} records again`
+        this.#failed('partial', reason)
+        for (const item of outcome.partial.dropped) this.#dropped('record-refused', item.reason, pending[item.index]?.event?.lines ?? 1, pending[item.index])
         const retry = outcome.partial.retry.map((i) => pending[i]).filter((r): r is LogRecord => r !== undefined)
+        const notDelivered = new Set([...outcome.partial.retry, ...outcome.partial.dropped.map((d) => d.index)])
+        this.#delivered(pending.filter((_r, i) => !notDelivered.has(i)))
         if (retry.length === 0) {
           parts.shift()
           continue
         }
+        this.#counters.retriedRecords.partial += retry.length
         parts[0] = retry
         this.#log.warn({ sink: this.#sink.name, container: retry[0]?.container.id, records: retry.length, attempt }, 'some records will be retried')
       } else {
         afterMs = outcome.afterMs
+        const kind: RetryClass = threw ? 'sink-bug' : afterMs === undefined ? 'transient' : 'throttled'
+        this.#failed(kind, outcome.retry)
+        this.#counters.retriedRecords[kind] += pending.length
         if (attempt === 0 || attempt % 10 === 0) this.#log.warn({ sink: this.#sink.name, container: pending[0]?.container.id, reason: outcome.retry, records: pending.length, attempt }, 'batch will be retried')
       }
       attempt++
@@ -138,8 +182,20 @@ export class SinkRunner {
     if (parts.length === 0) settle(this.#settled, batch)
   }
 
-  #dropped (reason: string, count: number, sample: LogRecord | undefined): void {
-    this.#drops.add(this.#sink.name, reason, count, { container: sample?.container.id })
+  #delivered (records: readonly LogRecord[]): void {
+    let bytes = 0
+    for (const record of records) bytes += record.line.length
+    this.#counters.deliveredRecords += records.length
+    this.#counters.deliveredBytes += bytes
+  }
+
+  #failed (kind: ErrorClass, reason: string): void {
+    this.#counters.backendErrors[kind]++
+    this.#lastError = { reason, at: Date.now() }
+  }
+
+  #dropped (kind: DropReason, reason: string, count: number, sample: LogRecord | undefined): void {
+    this.#drops.add(this.#counters, kind, reason, count, { container: sample?.container.id })
   }
 }
 

@@ -1,4 +1,4 @@
-import { integer, list, oneOf, regex, size, type OptionKind } from '../options/kinds.js'
+import { echo, integer, list, oneOf, regex, size, text, type OptionKind } from '../options/kinds.js'
 import type { AnySpec, Options } from '../options/schema.js'
 import { conflictingOptions } from '../../sinks/options.js'
 import type { EventSettings } from './event-stage.js'
@@ -16,7 +16,7 @@ const presetList: OptionKind<readonly MultilinePreset[]> = {
     const presets: MultilinePreset[] = []
     for (const name of names) {
       const preset = MULTILINE_PRESETS.find((p) => p === name)
-      if (preset === undefined) throw new Error(`"${name}" is not a preset`)
+      if (preset === undefined) throw new Error(`${echo(name)} is not a preset`)
       if (!presets.includes(preset)) presets.push(preset)
     }
     return presets
@@ -27,7 +27,7 @@ const fieldKey: OptionKind<string> = {
   accepts: `a field name other than the record's own (${RECORD_FIELDS.join(', ')}); empty merges the fields at the top level`,
   parse: (raw) => {
     if ((RECORD_FIELDS as readonly string[]).includes(raw)) throw new Error('the record has a field of that name')
-    return raw
+    return text.parse(raw)
   },
 }
 

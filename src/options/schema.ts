@@ -1,5 +1,6 @@
-import { PluginError } from '../errors.js'
-import type { OptionKind } from './kinds.js'
+import { errorMessage, PluginError } from '../errors.js'
+import { readBoundedFile } from './files.js'
+import { echo, type OptionKind } from './kinds.js'
 
 // Two string maps configure logrelay: the plugin's env (config.json, `docker plugin set`) gives
 // defaults, and a container's log-opts override them. Every log-opt has an env twin named
@@ -49,18 +50,29 @@ export function parseValue (spec: AnySpec, raw: string, source: ValueSource, sho
   try {
     return spec.kind.parse(raw)
   } catch (err) {
-    const given = spec.sensitive === true ? ' (value not shown)' : `="${spec.kind.show?.(raw) ?? raw}"`
+    const given = spec.sensitive === true ? ' (value not shown)' : `=${echo(spec.kind.show?.(raw) ?? raw)}`
     throw new PluginError(source === 'log-opt' ? 'LOGRELAY_ERR_OPT_INVALID' : 'LOGRELAY_ERR_ENV_INVALID',
       `invalid ${source} ${shown}${given} (${(err as Error).message}): expected ${spec.kind.accepts}`)
   }
 }
 
-// The parsed values of one container's options (or of the plugin's settings), after defaults.
+// The contents of a file an option names, read by loadOptions. `setBy` names the option as the
+// user set it, for an error about the contents: "log-opt x-file" or "plugin setting LOGRELAY_X_FILE".
+export interface OptionFile {
+  readonly path: string
+  readonly text: string
+  readonly setBy: string
+}
+
+// The parsed values of one container's options (or of the plugin's settings), after defaults,
+// and the contents of the files they name.
 export class Options {
   readonly #values: ReadonlyMap<string, unknown>
+  readonly #files: ReadonlyMap<string, OptionFile>
 
-  constructor (values: ReadonlyMap<string, unknown>) {
+  constructor (values: ReadonlyMap<string, unknown>, files: ReadonlyMap<string, OptionFile> = new Map()) {
     this.#values = values
+    this.#files = files
   }
 
   read<S extends OptionSchema> (schema: S): OptionValues<S> {
@@ -71,6 +83,15 @@ export class Options {
     }
     // Each value was parsed by its spec's own kind, and every spec with a default has a value.
     return out as OptionValues<S>
+  }
+
+  // The file a file option names, or undefined when the option is not set.
+  file (spec: OptionSpec<string>): OptionFile | undefined {
+    const path = this.#values.get(spec.name)
+    if (path === undefined) return undefined
+    const file = this.#files.get(spec.name)
+    if (file === undefined) throw new Error(`the file of option ${spec.name} was not read (loadOptions reads them)`)
+    return file
   }
 }
 
@@ -91,8 +112,8 @@ export function readOptionDefaults (specs: readonly AnySpec[], env: NodeJS.Proce
   return defaults
 }
 
-export function parseOptions (specs: readonly AnySpec[], config: Readonly<Record<string, string>> | null,
-  defaults: ReadonlyMap<string, string>): Options {
+function parseValues (specs: readonly AnySpec[], config: Readonly<Record<string, string>> | null,
+  defaults: ReadonlyMap<string, string>): Map<string, unknown> {
   const byName = new Map(specs.map((s) => [s.name, s]))
   const given = config ?? {}
   const unknown = Object.keys(given).filter((k) => !byName.has(k) && !daemonOwned(k)).sort()
@@ -108,5 +129,30 @@ export function parseOptions (specs: readonly AnySpec[], config: Readonly<Record
     if (raw !== undefined) values.set(spec.name, parseValue(spec, raw, 'log-opt', spec.name))
     else values.set(spec.name, fallback === undefined ? undefined : spec.kind.parse(fallback))
   }
-  return new Options(values)
+  return values
+}
+
+// The values alone, for what needs no file (a default, a test of the schemas).
+export function parseOptions (specs: readonly AnySpec[], config: Readonly<Record<string, string>> | null,
+  defaults: ReadonlyMap<string, string>): Options {
+  return new Options(parseValues(specs, config, defaults))
+}
+
+// parseOptions, and the files the options name read without blocking the event loop (files.ts),
+// all at once. A file that cannot be read fails like a value that does not parse.
+export async function loadOptions (specs: readonly AnySpec[], config: Readonly<Record<string, string>> | null,
+  defaults: ReadonlyMap<string, string>): Promise<Options> {
+  const values = parseValues(specs, config, defaults)
+  const files = new Map<string, OptionFile>()
+  await Promise.all(specs.map(async (spec) => {
+    const path = values.get(spec.name)
+    if (spec.kind.file === undefined || typeof path !== 'string') return
+    const setBy = config?.[spec.name] === undefined ? `plugin setting ${envName(spec.name)}` : `log-opt ${spec.name}`
+    try {
+      files.set(spec.name, { path, text: (await readBoundedFile(path, spec.kind.file.maxBytes)).toString('utf8'), setBy })
+    } catch (err) {
+      throw new PluginError('LOGRELAY_ERR_OPT_FILE', `cannot read ${setBy}=${echo(path)} (${errorMessage(err)}): expected ${spec.kind.accepts}`, { cause: err })
+    }
+  }))
+  return new Options(values, files)
 }

@@ -93,5 +93,5 @@ export function containerMeta (info: ContainerInfo, options: Options, hostName: 
     daemonName: info.DaemonName,
     command: [info.ContainerEntrypoint, ...(info.ContainerArgs ?? [])].join(' ').trim(),
   }
-  return o.tag === undefined ? meta : { ...meta, tag: renderTemplate('tag', o.tag, meta) }
+  return o.tag === undefined ? meta : { ...meta, tag: renderTemplate(o.tag, meta) }
 }

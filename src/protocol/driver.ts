@@ -1,11 +1,13 @@
 import fs from 'node:fs'
 import type { Logger } from 'pino'
-import { BacklogBudget, ContainerDelivery } from '../delivery/delivery.js'
+import { BacklogBudget, ContainerDelivery, type SinkBacklog } from '../delivery/delivery.js'
 import { eventSettings } from '../events/options.js'
 import { DropCounter } from '../delivery/drops.js'
-import { PluginError } from '../errors.js'
-import { parseOptions, readOptionDefaults, type Options } from '../options/schema.js'
-import { coreLogOptions, logOptionSpecs, type PluginSettings } from '../settings.js'
+import { DeliveryStats } from '../delivery/stats.js'
+import { errorMessage, PluginError } from '../errors.js'
+import { echo } from '../options/kinds.js'
+import { loadOptions, parseOptions, readOptionDefaults, type Options } from '../options/schema.js'
+import { coreLogOptions, logOptionSpecs, pluginSettings, type PluginSettings } from '../settings.js'
 import type { ContainerMeta } from '../record.js'
 import type { ContainerLog } from '../store/container-log.js'
 import { isSafeContainerId, LocalStore } from '../store/local-store.js'
@@ -17,6 +19,37 @@ import { containerMeta, type ContainerInfo } from './container-info.js'
 import { infoToKeep, readContainerInfo, saveContainerInfo } from './saved-info.js'
 
 const SWEEP_INTERVAL_MS = 60_000
+
+// The daemon always creates File as a FIFO before StartLogging; anything else (a regular file,
+// a directory, /dev/null) comes from another client of the socket and is refused up front
+// rather than left to a stream that could never end.
+function assertFifo (file: string): void {
+  const stat = fs.lstatSync(file, { throwIfNoEntry: false })
+  if (stat === undefined) throw new PluginError('LOGRELAY_ERR_REQ_FIELD', `File ${JSON.stringify(file)} does not exist`)
+  if (!stat.isFIFO()) throw new PluginError('LOGRELAY_ERR_REQ_FIELD', `File ${JSON.stringify(file)} is not a FIFO`)
+}
+
+// A state directory that cannot be made or written (a file, a read-only mount) is the setting's
+// fault: the error names it, rather than an fs call deep in the store.
+function prepareStateDir (dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true })
+    fs.accessSync(dir, fs.constants.W_OK)
+  } catch (err) {
+    const problem = (err as NodeJS.ErrnoException).code ?? errorMessage(err)
+    throw new PluginError('LOGRELAY_ERR_ENV_INVALID', `invalid plugin setting ${pluginSettings.stateDir.env}=${echo(dir)} (${problem}): expected ${pluginSettings.stateDir.kind.accepts}`, { cause: err })
+  }
+}
+
+async function * noFrames (): AsyncGenerator<Buffer> {}
+
+// What the plugin's streams have read from the FIFOs.
+export interface StreamTotals {
+  bytes: number
+  frames: number
+  corruptRegions: number
+  corruptBytes: number
+}
 
 // The plugin's state: one ContainerStream per File, one ContainerDelivery per container (shared
 // by its overlapping Files, and kept after they end until its sinks have everything), the local
@@ -31,7 +64,11 @@ export class LogDriver {
   readonly #budget: BacklogBudget
   readonly #defaults: ReadonlyMap<string, string>
   readonly #drops: DropCounter
+  readonly stats: DeliveryStats
   readonly #sweepTimer: NodeJS.Timeout
+  // The streams that have ended; those running are added when asked.
+  readonly #endedStreams: StreamTotals = { bytes: 0, frames: 0, corruptRegions: 0, corruptBytes: 0 }
+  #readsInProgress = 0
   #shuttingDown = false
 
   constructor (settings: PluginSettings, env: NodeJS.ProcessEnv, log: Logger) {
@@ -39,10 +76,11 @@ export class LogDriver {
     this.#log = log
     this.#defaults = readOptionDefaults(logOptionSpecs, env)
     const storeMax = parseOptions(logOptionSpecs, {}, this.#defaults).read(coreLogOptions).storeMaxBytes
-    fs.mkdirSync(settings.stateDir, { recursive: true })
+    prepareStateDir(settings.stateDir)
     this.#store = new LocalStore(settings.stateDir, { totalMaxSize: settings.storeTotalMaxBytes, retentionMs: settings.storeRetentionMs }, storeMax, log)
     this.#active = new ActiveFiles(settings.stateDir)
     this.#drops = new DropCounter(log)
+    this.stats = new DeliveryStats(settings.metricsContainerLabels)
     this.#budget = new BacklogBudget(settings.bufferTotalMaxBytes)
     this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS)
     this.#sweepTimer.unref()
@@ -50,14 +88,22 @@ export class LogDriver {
 
   // Validates the options (the only place the daemon lets a plugin refuse them) and starts
   // reading. Never does network I/O: a backend that is down must not refuse a container.
-  startLogging (file: string, info: ContainerInfo): void {
+  async startLogging (file: string, info: ContainerInfo): Promise<void> {
     if (this.#streams.has(file)) return
-    this.#open(file, info, true)
+    assertFifo(file)
+    const options = await this.#options(info)
+    // A repeated StartLogging may have opened it while the files were read.
+    if (this.#streams.has(file)) return
+    this.#open(file, info, options, true)
   }
 
-  #open (file: string, info: ContainerInfo, fresh: boolean): void {
+  // The container's options, with the files they name read (the only part that waits).
+  async #options (info: ContainerInfo): Promise<Options> {
     if (!isSafeContainerId(info.ContainerID)) throw new PluginError('LOGRELAY_ERR_REQ_FIELD', `Info.ContainerID ${JSON.stringify(info.ContainerID)} is not a container ID`)
-    const options = parseOptions(logOptionSpecs, info.Config, this.#defaults)
+    return await loadOptions(logOptionSpecs, info.Config, this.#defaults)
+  }
+
+  #open (file: string, info: ContainerInfo, options: Options, fresh: boolean): void {
     const core = options.read(coreLogOptions)
     const container = containerMeta(info, options, this.#settings.hostName)
     const store = this.#store.container(info.ContainerID)
@@ -68,6 +114,7 @@ export class LogDriver {
     if (fresh) this.#active.add(file, info, container.env)
     void stream.done.then(() => {
       this.#streams.delete(file)
+      addStream(this.#endedStreams, stream)
       // A stream cut off by shutdown is still open on the daemon's side: keep it for re-attach.
       if (!this.#shuttingDown) this.#active.remove(file)
       this.#log.debug({ container: info.ContainerID, file }, 'stream drained')
@@ -93,7 +140,7 @@ export class LogDriver {
       queueMaxBytes: core.queueMaxBytes,
       bufferMaxBytes: core.bufferMaxBytes,
       bufferFull: core.bufferFull,
-    }, this.#budget, this.#drops, this.#log, events)
+    }, this.#budget, this.#drops, this.#log, this.stats, events)
     // What a restart needs to resume this container's delivery when no File of it is open.
     if (sinks.length > 0) saveContainerInfo(store.dir, infoToKeep(info, container.env))
     this.#deliveries.set(container.id, delivery)
@@ -115,16 +162,67 @@ export class LogDriver {
 
   readLogs (info: ContainerInfo, config: ReadConfig, signal: AbortSignal): AsyncGenerator<Buffer> {
     if (!isSafeContainerId(info.ContainerID)) throw new PluginError('LOGRELAY_ERR_REQ_FIELD', `Info.ContainerID ${JSON.stringify(info.ContainerID)} is not a container ID`)
-    return readLogs(this.#store.container(info.ContainerID), config, signal)
+    const store = this.#store.existing(info.ContainerID)
+    // A container the store does not have (never logged here, or swept) has no lines to give.
+    return store === undefined ? noFrames() : this.#counted(readLogs(store, config, signal))
+  }
+
+  // Counted from its first read to its end: a read the daemon drops before it starts never ran.
+  async * #counted (frames: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
+    this.#readsInProgress++
+    try {
+      yield * frames
+    } finally {
+      this.#readsInProgress--
+    }
+  }
+
+  // The engine's own state, as /metrics and the status view show it.
+  get readsInProgress (): number {
+    return this.#readsInProgress
+  }
+
+  get settings (): PluginSettings {
+    return this.#settings
+  }
+
+  get activeStreams (): number {
+    return this.#streams.size
+  }
+
+  * backlogs (): Iterable<SinkBacklog> {
+    for (const delivery of this.#deliveries.values()) yield * delivery.backlogs()
+  }
+
+  // Every container being read or still delivering, with how many of its Files are open.
+  containers (): { container: ContainerMeta, streams: number, backlogs: SinkBacklog[] }[] {
+    const streams = new Map<string, number>()
+    for (const stream of this.#streams.values()) streams.set(stream.container.id, (streams.get(stream.container.id) ?? 0) + 1)
+    return [...this.#deliveries.values()].map((d) => ({ container: d.container, streams: streams.get(d.container.id) ?? 0, backlogs: d.backlogs() }))
+  }
+
+  streamTotals (): StreamTotals {
+    const totals = { ...this.#endedStreams }
+    for (const stream of this.#streams.values()) addStream(totals, stream)
+    return totals
+  }
+
+  storeBytes (): number {
+    return this.#store.bytesOnDisk()
+  }
+
+  storeEvictions (): Readonly<Record<string, number>> {
+    return this.#store.evictions
   }
 
   // After a restart: re-open the Files whose daemon side is still open (a FIFO that is gone or
   // at EOF at once finishes by itself and is forgotten), then resume the delivery of every
   // container whose sinks have not had all of its records, stopped containers included.
-  reattach (): void {
+  async reattach (): Promise<void> {
     for (const [file, info] of [...this.#active.load()]) {
       try {
-        this.#open(file, info, false)
+        const options = await this.#options(info)
+        if (!this.#streams.has(file)) this.#open(file, info, options, false)
       } catch (err) {
         this.#log.warn({ err, file }, 'cannot re-attach a saved log FIFO; forgetting it')
         this.#active.remove(file)
@@ -135,7 +233,9 @@ export class LogDriver {
       const info = readContainerInfo(this.#store.containerDir(id))
       if (info === undefined || info.ContainerID !== id) continue
       try {
-        const options = parseOptions(logOptionSpecs, info.Config, this.#defaults)
+        const options = await this.#options(info)
+        // A StartLogging of this container may have started its delivery meanwhile.
+        if (this.#deliveries.has(id)) continue
         const store = this.#store.container(id)
         store.maxSize = options.read(coreLogOptions).storeMaxBytes
         const delivery = this.#delivery(info, options, containerMeta(info, options, this.#settings.hostName), store)
@@ -174,4 +274,11 @@ export class LogDriver {
     this.#drops.flush()
     await Promise.allSettled(sinkDefinitions.map(async (d) => await d.closeAll()))
   }
+}
+
+function addStream (totals: StreamTotals, stream: ContainerStream): void {
+  totals.bytes += stream.bytesRead
+  totals.frames += stream.frames
+  totals.corruptRegions += stream.corruptRegions
+  totals.corruptBytes += stream.corruptBytes
 }

@@ -6,6 +6,7 @@ import { errorMessage, PluginError } from '../errors.js'
 import { parseContainerInfo } from './container-info.js'
 import type { LogDriver } from './driver.js'
 import { body, file, parseReadConfig } from './requests.js'
+import { pluginStatus } from './status.js'
 
 // Fastify on the plugin socket, speaking the protocol as the daemon really does
 // (shared/docs/protocol.md): bodies come with no Content-Type (or the v1.2+json Accept only),
@@ -28,10 +29,11 @@ export function buildServer (driverReady: Promise<LogDriver>, log: Logger): Fast
     }
   })
 
-  app.setErrorHandler((err, _req, reply) => {
-    const message = err instanceof PluginError ? err.message : `internal error: ${errorMessage(err)}`
-    if (!(err instanceof PluginError)) log.error({ err }, 'request failed')
-    void reply.code(200).type('application/json').send({ Err: message })
+  // Errors that reach Fastify's handler (a body over the limit, a request that throws) are
+  // answered as each endpoint must fail; see failureReply.
+  app.setErrorHandler((err, req, reply) => {
+    if (!(err instanceof PluginError) && !isClientError(err)) log.error({ err }, 'request failed')
+    return failureReply(reply, req.routeOptions.url ?? req.url, err, log)
   })
 
   // Follow reads end only when their container stops; at shutdown they are ended here, and
@@ -52,43 +54,63 @@ export function buildServer (driverReady: Promise<LogDriver>, log: Logger): Fast
   app.post('/LogDriver.StartLogging', async (req, reply) => {
     const b = body(req.body)
     const driver = await driverReady
-    driver.startLogging(file(b), parseContainerInfo(b['Info']))
+    await driver.startLogging(file(b), parseContainerInfo(b['Info']))
     return json(reply, { Err: '' })
   })
 
-  // Never an Err here: it would leak the FIFO and the plugin's refcount in the daemon, which
-  // then blocks `docker plugin disable` and `upgrade` (protocol.md, item 24).
   app.post('/LogDriver.StopLogging', async (req, reply) => {
-    try {
-      const driver = await driverReady
-      driver.stopLogging(file(body(req.body)))
-    } catch (err) {
-      log.warn({ err }, 'StopLogging request could not be read; answered success anyway')
-    }
+    const driver = await driverReady
+    driver.stopLogging(file(body(req.body)))
     return json(reply, { Err: '' })
   })
 
-  // A ReadLogs failure must not be a 200: the daemon would read '{"Er' as a 2 GB frame length
-  // (protocol.md, trap 16). Errors before the stream starts go out as 500 + {"Err"}.
+  // Errors before the stream starts go out as failureReply says; after it, the stream ends.
   app.post('/LogDriver.ReadLogs', async (req, reply) => {
-    let frames: AsyncGenerator<Buffer>
     const abort = new AbortController()
-    try {
-      const b = body(req.body)
-      const driver = await driverReady
-      frames = driver.readLogs(parseContainerInfo(b['Info']), parseReadConfig(b['Config']), abort.signal)
-    } catch (err) {
-      return reply.code(500).type('application/json').send({ Err: errorMessage(err) })
-    }
+    const b = body(req.body)
+    const driver = await driverReady
+    const frames = driver.readLogs(parseContainerInfo(b['Info']), parseReadConfig(b['Config']), abort.signal)
     reads.set(abort, new Promise((resolve) => reply.raw.on('close', () => {
       abort.abort()
       reads.delete(abort)
       resolve()
     })))
     const stream = Readable.from(frames, { objectMode: false })
-    stream.on('error', (err) => log.error({ err }, 'ReadLogs stream failed'))
+    // A reader that goes away (docker logs interrupted, the daemon's client gone) is normal.
+    stream.on('error', (err) => {
+      if (abort.signal.aborted) log.debug({ err: errorMessage(err) }, 'ReadLogs client went away')
+      else log.error({ err }, 'ReadLogs stream failed')
+    })
     return reply.code(200).type('application/x-json-stream').send(stream)
   })
 
+  // Not the daemon's: `npm run status` asks here. An Err when the settings keep the driver
+  // from loading, as StartLogging would answer.
+  app.get('/logrelay/status', async (_req, reply) => json(reply, pluginStatus(await driverReady)))
+
   return app
+}
+
+// 4xx errors of Fastify's own (a body over bodyLimit) are the client's doing, not a bug.
+function isClientError (err: unknown): boolean {
+  const status = (err as { statusCode?: unknown }).statusCode
+  return typeof status === 'number' && status >= 400 && status < 500
+}
+
+// How each endpoint fails (protocol.md):
+// - StopLogging never answers an Err: it would leak the FIFO and the plugin's refcount in the
+//   daemon, which then blocks `docker plugin disable` and `upgrade` (item 24). It is logged and
+//   answered as success.
+// - ReadLogs must not fail with a 200: the daemon would read '{"Er' as a 2 GB frame length
+//   (trap 16). It gets the error's own 4xx status, or 500, with {"Err"}.
+// - Every other endpoint answers 200 + {"Err"}, which `docker run` shows to the user.
+function failureReply (reply: FastifyReply, url: string, err: unknown, log: Logger): FastifyReply {
+  const message = err instanceof PluginError || isClientError(err) ? errorMessage(err) : `internal error: ${errorMessage(err)}`
+  const answer = reply.type('application/json')
+  if (url === '/LogDriver.StopLogging') {
+    log.warn({ err: message }, 'StopLogging request could not be read; answered success anyway')
+    return answer.code(200).send({ Err: '' })
+  }
+  if (url === '/LogDriver.ReadLogs') return answer.code(isClientError(err) ? (err as { statusCode: number }).statusCode : 500).send({ Err: message })
+  return answer.code(200).send({ Err: message })
 }

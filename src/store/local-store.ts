@@ -19,6 +19,10 @@ export class LocalStore {
   readonly #log: Logger
   readonly #open = new Map<string, ContainerLog>()
   readonly #defaultMaxSize: number
+  // The size of each container's directory at the last sweep, for those not open since.
+  readonly #swept = new Map<string, number>()
+  // Containers removed, by why: retention or total size.
+  readonly evictions = { retention: 0, 'total-size': 0 }
 
   constructor (stateDir: string, limits: StoreLimits, defaultMaxSize: number, log: Logger) {
     this.dir = path.join(stateDir, 'containers')
@@ -35,6 +39,12 @@ export class LocalStore {
       this.#open.set(id, log)
     }
     return log
+  }
+
+  // The container's log if it is open or on disk, without creating it.
+  existing (id: string): ContainerLog | undefined {
+    if (!this.#open.has(id) && !fs.existsSync(path.join(this.dir, id))) return undefined
+    return this.container(id)
   }
 
   containerIds (): string[] {
@@ -54,6 +64,7 @@ export class LocalStore {
     for (const id of fs.readdirSync(this.dir)) {
       const open = this.#open.get(id)
       const usage = this.#usage(id)
+      this.#swept.set(id, usage.size)
       total += usage.size
       if (open?.active !== true && !delivering(id)) stopped.push({ id, ...usage })
     }
@@ -61,7 +72,7 @@ export class LocalStore {
     for (const c of stopped) {
       const expired = now - c.written > this.#limits.retentionMs
       if (!expired && total <= this.#limits.totalMaxSize) break
-      this.#remove(c.id, expired ? 'retention' : 'total size')
+      this.#remove(c.id, expired ? 'retention' : 'total-size')
       total -= c.size
     }
   }
@@ -79,9 +90,19 @@ export class LocalStore {
     return { size, written: written === 0 ? fs.statSync(dir).mtimeMs : written }
   }
 
-  #remove (id: string, reason: string): void {
+  // Bytes on disk: the open containers' as they stand, the others' as of the last sweep.
+  bytesOnDisk (): number {
+    let bytes = 0
+    for (const log of this.#open.values()) bytes += log.size
+    for (const [id, size] of this.#swept) if (!this.#open.has(id)) bytes += size
+    return bytes
+  }
+
+  #remove (id: string, reason: keyof LocalStore['evictions']): void {
     this.#open.get(id)?.close()
     this.#open.delete(id)
+    this.#swept.delete(id)
+    this.evictions[reason]++
     fs.rmSync(path.join(this.dir, id), { recursive: true, force: true })
     this.#log.info({ container: id, reason }, 'removed a stopped container from the local store')
   }

@@ -17,8 +17,11 @@ interface Cursor {
   offset: number
 }
 
-const READ_CHUNK = 1024 * 1024
-const YIELD_BYTES = 256 * 1024
+// A reader's memory is one chunk of the file and the frames made from it, whatever the store's
+// size: a chunk's frames are yielded before the next is read, and a slow client's backpressure
+// stops the reading. So 500 concurrent `docker logs` cost 500 small chunks, not 500 copies of
+// what they read.
+const READ_CHUNK = 64 * 1024
 const TRAILER_BLOCK = 64 * 1024
 
 // Where the last `tail` records start, walking segment trailers backwards from the end.
@@ -62,11 +65,37 @@ function endCursor (log: ContainerLog): Cursor {
   return { segment: last?.number ?? 0, offset: last?.size ?? 0 }
 }
 
+// The frames of the whole records in buf[0, filled) that the config selects, and where the
+// first record that is not whole starts.
+function framesOf (buf: Buffer, filled: number, config: ReadConfig): { frames: Buffer | undefined, consumed: number } {
+  let frameBytes = 0
+  let p = 0
+  for (; filled - p >= RECORD_OVERHEAD; p += buf.readUInt32BE(p) + RECORD_OVERHEAD) {
+    const length = buf.readUInt32BE(p)
+    if (p + length + RECORD_OVERHEAD > filled) break
+    if (selected(buf.readBigInt64BE(p + 4), config)) frameBytes += length + 4
+  }
+  if (frameBytes === 0) return { frames: undefined, consumed: p }
+  const frames = Buffer.allocUnsafe(frameBytes)
+  let out = 0
+  for (let q = 0; q < p; q += buf.readUInt32BE(q) + RECORD_OVERHEAD) {
+    const length = buf.readUInt32BE(q)
+    if (!selected(buf.readBigInt64BE(q + 4), config)) continue
+    frames.writeUInt32BE(length, out)
+    buf.copy(frames, out + 4, q + 12, q + 12 + length)
+    out += length + 4
+  }
+  return { frames, consumed: p }
+}
+
+function selected (timeNano: bigint, config: ReadConfig): boolean {
+  return (config.since === undefined || timeNano >= config.since) && (config.until === undefined || timeNano <= config.until)
+}
+
 // Reads from the cursor to the current end of the store, advancing the cursor.
 async function * readForward (log: ContainerLog, cursor: Cursor, config: ReadConfig): AsyncGenerator<Buffer> {
   log.flush()
-  let out: Buffer[] = []
-  let outBytes = 0
+  let buf = Buffer.allocUnsafe(READ_CHUNK)
   for (;;) {
     const segments = log.segments()
     const index = segments.findIndex((s) => s.number >= cursor.segment)
@@ -90,36 +119,26 @@ async function * readForward (log: ContainerLog, cursor: Cursor, config: ReadCon
     }
     try {
       const size = (await handle.stat()).size
-      let carry = Buffer.alloc(0)
-      while (cursor.offset + carry.length < size) {
-        const want = Math.min(READ_CHUNK, size - cursor.offset - carry.length)
-        const chunk = Buffer.allocUnsafe(want)
-        const { bytesRead } = await handle.read(chunk, 0, want, cursor.offset + carry.length)
+      // buf[0, filled) holds the file's bytes from cursor.offset: the start of a record that
+      // did not fit in the last chunk.
+      let filled = 0
+      while (cursor.offset + filled < size) {
+        if (filled >= 4) {
+          // A record larger than the buffer gets a buffer of its size, for as long as it is read.
+          const need = buf.readUInt32BE(0) + RECORD_OVERHEAD
+          if (cursor.offset + need > size) break
+          if (need > buf.length) buf = Buffer.concat([buf.subarray(0, filled)], need)
+        }
+        const want = Math.min(buf.length - filled, size - cursor.offset - filled)
+        const { bytesRead } = await handle.read(buf, filled, want, cursor.offset + filled)
         if (bytesRead === 0) break
-        const buf = carry.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([carry, chunk.subarray(0, bytesRead)])
-        let p = 0
-        while (buf.length - p >= RECORD_OVERHEAD) {
-          const length = buf.readUInt32BE(p)
-          const end = p + length + RECORD_OVERHEAD
-          if (end > buf.length) break
-          const timeNano = buf.readBigInt64BE(p + 4)
-          if ((config.since === undefined || timeNano >= config.since) && (config.until === undefined || timeNano <= config.until)) {
-            const frame = Buffer.allocUnsafe(length + 4)
-            frame.writeUInt32BE(length, 0)
-            buf.copy(frame, 4, p + 12, p + 12 + length)
-            out.push(frame)
-            outBytes += frame.length
-          }
-          p = end
-        }
-        cursor.offset += p
-        carry = buf.subarray(p)
-        if (outBytes >= YIELD_BYTES) {
-          yield Buffer.concat(out, outBytes)
-          out = []
-          outBytes = 0
-        }
-        if (carry.length > READ_CHUNK * 2) break
+        filled += bytesRead
+        const { frames, consumed } = framesOf(buf, filled, config)
+        cursor.offset += consumed
+        buf.copy(buf, 0, consumed, filled)
+        filled -= consumed
+        if (buf.length > READ_CHUNK && filled < READ_CHUNK) buf = Buffer.concat([buf.subarray(0, filled)], READ_CHUNK)
+        if (frames !== undefined) yield frames
       }
     } finally {
       await handle.close()
@@ -128,7 +147,6 @@ async function * readForward (log: ContainerLog, cursor: Cursor, config: ReadCon
     cursor.segment = segment.number + 1
     cursor.offset = 0
   }
-  if (outBytes > 0) yield Buffer.concat(out, outBytes)
 }
 
 function waitForChange (log: ContainerLog, signal: AbortSignal, untilMs: number | undefined): Promise<void> {

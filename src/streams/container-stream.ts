@@ -31,6 +31,10 @@ export class ContainerStream {
   readonly #resume = (): void => this.#reader.resume()
   #stopping = false
   #started = false
+  // What this stream read, for /metrics: frames decoded, and corrupt regions skipped.
+  frames = 0
+  corruptRegions = 0
+  corruptBytes = 0
 
   constructor (file: string, deps: StreamDeps) {
     this.file = file
@@ -54,6 +58,8 @@ export class ContainerStream {
     const context = { container: this.container.id, file: this.file }
     reader.on('entry', (entry) => this.#entry(entry))
     reader.on('corrupt', (region) => {
+      this.corruptRegions++
+      this.corruptBytes += region.skippedBytes
       this.#deps.log.warn({ code: 'LOGRELAY_ERR_FIFO_FRAME', ...context, ...region }, 'corrupt bytes skipped in the log FIFO')
     })
     reader.on('error', (err) => {
@@ -86,7 +92,12 @@ export class ContainerStream {
     this.#reader.close()
   }
 
+  get bytesRead (): number {
+    return this.#reader.bytesRead
+  }
+
   #entry (entry: LogEntry): void {
+    this.frames++
     if (entry.source !== 'stdout' && entry.source !== 'stderr') return
     this.#assembler.push(entry.source, entry)
   }

@@ -18,6 +18,8 @@ export interface FifoReaderEvents {
 export class FifoReader extends EventEmitter<FifoReaderEvents> {
   readonly path: string
   #socket: net.Socket | undefined
+  // Bytes taken from the pipe, for /metrics.
+  bytesRead = 0
   #paused = false
   #ended = false
 
@@ -36,13 +38,21 @@ export class FifoReader extends EventEmitter<FifoReaderEvents> {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
       throw err
     }
+    // The path may have been replaced since StartLogging looked at it: what was opened is what counts.
+    if (!fs.fstatSync(fd).isFIFO()) {
+      fs.closeSync(fd)
+      throw new Error(`${this.path} is not a FIFO`)
+    }
     const decoder = new FrameDecoder({
       entry: (entry) => this.emit('entry', entry),
       corrupt: (region) => this.emit('corrupt', region),
     })
     const socket = new net.Socket({ fd, readable: true, writable: false })
     this.#socket = socket
-    socket.on('data', (chunk: Buffer) => decoder.push(chunk))
+    socket.on('data', (chunk: Buffer) => {
+      this.bytesRead += chunk.length
+      decoder.push(chunk)
+    })
     socket.on('error', (err) => this.emit('error', err))
     socket.on('close', () => {
       if (this.#ended) return

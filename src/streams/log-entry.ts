@@ -174,3 +174,132 @@ function decodeMetadata (buf: Buffer, start: number, end: number): { last: boole
   }
   return { last, id, ordinal }
 }
+
+// What a frame's bytes say about being one the daemon wrote, before anything is decoded.
+export const SHAPE_OK = 0
+export const SHAPE_BAD = 1
+export const SHAPE_NEED = 2
+export type Shape = typeof SHAPE_OK | typeof SHAPE_BAD | typeof SHAPE_NEED
+
+// The daemon's adapter writes source, time_nano, then line, partial and partial_log_metadata
+// when they are set, in field order (Go marshals by field number), and nothing else; a newer
+// daemon may add fields after them (attrs is 6). The shape check holds a frame to that: fields
+// in that order, each known one once with its wire type, source "stdout" or "stderr", both
+// source and time present, and the fields tiling the frame exactly. Bytes from inside a line or
+// a frame whose length is wrong almost never pass; and the check costs a few steps per field,
+// never the frame's length, so resync can afford it at every offset (issue 13: protobufjs
+// decoding 1 MiB candidates at each offset of 10 MB of garbage stalled the plugin for seconds).
+const MAX_FIELDS = 64
+const FIELD_SOURCE = 1
+const FIELD_TIME = 2
+const FIELD_LINE = 3
+const FIELD_PARTIAL = 4
+const FIELD_METADATA = 5
+const WIRE_FIXED64 = 1
+const WIRE_FIXED32 = 5
+// Where the last field that fits the daemon's shape ended: a frame whose length prefix is wrong
+// still has whole fields, and they end where the next frame begins.
+export let shapeEnd = 0
+// Where the line the check last saw lies (both 0 when there was none).
+export let shapeLineStart = 0
+export let shapeLineEnd = 0
+
+// Checks buf[start, end) as a LogEntry; only buf[.., available) is there so far. NEED means
+// nothing is wrong yet but the rest is still to come. `knownOnly` refuses fields past 5, for a
+// frame whose length is in doubt: what follows it must not pass for fields of its own.
+export function daemonEntryShape (buf: Buffer, start: number, end: number, available: number, knownOnly = false): Shape {
+  const limit = Math.min(end, available)
+  let last = 0
+  let fields = 0
+  let seenTime = false
+  let seenPartial = false
+  pos = start
+  shapeEnd = start
+  shapeLineStart = shapeLineEnd = 0
+  while (pos < end) {
+    if (pos >= limit) return SHAPE_NEED
+    if (++fields > MAX_FIELDS) return SHAPE_BAD
+    const tag = readVarint(buf, limit)
+    if (tag < 0) return pos >= limit && limit < end ? SHAPE_NEED : SHAPE_BAD
+    if (varintHi !== 0) return SHAPE_BAD
+    const field = tag >>> 3
+    const wire = tag & 7
+    if (field === 0 || field < last || (field === last && field <= FIELD_METADATA) || (knownOnly && field > FIELD_METADATA)) return SHAPE_BAD
+    if (last === 0 && field !== FIELD_SOURCE) return SHAPE_BAD
+    if (field > FIELD_TIME && !seenTime) return SHAPE_BAD
+    last = field
+    const expected = field === FIELD_TIME || field === FIELD_PARTIAL ? WIRE_VARINT : field <= FIELD_METADATA ? WIRE_BYTES : -1
+    if (expected >= 0 && wire !== expected) return SHAPE_BAD
+    if (wire === WIRE_VARINT) {
+      const value = readVarint(buf, limit)
+      if (value < 0) return pos >= limit && limit < end ? SHAPE_NEED : SHAPE_BAD
+      if (field === FIELD_PARTIAL) {
+        if (value > 1 || varintHi !== 0) return SHAPE_BAD
+        seenPartial = true
+      }
+      if (field === FIELD_TIME) seenTime = true
+    } else if (wire === WIRE_FIXED64 || wire === WIRE_FIXED32) {
+      pos += wire === WIRE_FIXED64 ? 8 : 4
+    } else if (wire === WIRE_BYTES) {
+      const length = readVarint(buf, limit)
+      if (length < 0) return pos >= limit && limit < end ? SHAPE_NEED : SHAPE_BAD
+      if (varintHi !== 0 || length > end - pos) return SHAPE_BAD
+      const at = pos
+      pos += length
+      if (field === FIELD_SOURCE) {
+        if (length !== SOURCE_BYTES) return SHAPE_BAD
+        if (at + SOURCE_BYTES > limit) return prefixOf(buf, at, limit) ? SHAPE_NEED : SHAPE_BAD
+        if (!isSource(buf, at, STDOUT) && !isSource(buf, at, STDERR)) return SHAPE_BAD
+      } else if (field === FIELD_LINE) {
+        shapeLineStart = at
+        shapeLineEnd = pos
+      } else if (field === FIELD_METADATA) {
+        if (!seenPartial) return SHAPE_BAD
+        if (pos > limit) return SHAPE_NEED
+        if (!metadataShape(buf, at, pos)) return SHAPE_BAD
+      }
+    } else {
+      return SHAPE_BAD
+    }
+    if (pos > end) return SHAPE_BAD
+    if (pos <= limit) shapeEnd = pos
+  }
+  if (!seenTime) return SHAPE_BAD
+  return end > available ? SHAPE_NEED : SHAPE_OK
+}
+
+// The bytes of a source name so far are the start of "stdout" or "stderr".
+function prefixOf (buf: Buffer, at: number, limit: number): boolean {
+  let out = true
+  let err = true
+  for (let i = 0; at + i < limit; i++) {
+    out &&= buf[at + i] === STDOUT[i]
+    err &&= buf[at + i] === STDERR[i]
+  }
+  return out || err
+}
+
+function metadataShape (buf: Buffer, start: number, end: number): boolean {
+  let last = 0
+  const outer = pos
+  pos = start
+  let ok = true
+  while (ok && pos < end) {
+    const tag = readVarint(buf, end)
+    const field = tag >>> 3
+    const wire = tag & 7
+    if (tag < 0 || varintHi !== 0 || field <= last || field === 0) { ok = false; break }
+    last = field
+    if (field === 2) {
+      const length = readVarint(buf, end)
+      ok = wire === WIRE_BYTES && length >= 0 && varintHi === 0 && length <= end - pos
+      pos += length
+    } else if (field === 1 || field === 3) {
+      ok = wire === WIRE_VARINT && readVarint(buf, end) >= 0 && (field === 3 || varintHi === 0)
+    } else {
+      ok = false
+    }
+  }
+  pos = outer
+  return ok
+}

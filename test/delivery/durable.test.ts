@@ -5,9 +5,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Client } from '@elastic/elasticsearch'
 import { Kafka, logLevel } from 'kafkajs'
 import { docker, dockerOk, driverArgs, TEST_IMAGE, uniqueName } from '../helpers/docker.js'
-import { rawDelivered, TestHttpServer, type Answer } from '../helpers/http-server.js'
-import { PluginProcess } from '../helpers/plugin.js'
+import { rawDelivered, type Answer, type TestHttpServer } from '../helpers/http-server.js'
+import type { PluginProcess } from '../helpers/plugin.js'
 import { waitUntil } from '../helpers/process.js'
+import { Started } from '../helpers/started.js'
 
 // Durable delivery through the real path: the store on disk is the hand-off to the sinks, so a
 // kill -9 of the plugin, a restart while the backend is down, or a long outage loses nothing
@@ -21,27 +22,15 @@ function env (name: string): string {
 
 const kafka = new Kafka({ clientId: 'logrelay-durable-test', brokers: env('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING })
 const es = new Client({ node: env('ES_URL') })
-const plugins: PluginProcess[] = []
-const servers: TestHttpServer[] = []
+const started = new Started()
 
 after(async () => {
-  await Promise.all(plugins.map(async (p) => await p.cleanup()))
-  await Promise.all(servers.map(async (s) => await s.close()))
+  await started.cleanup()
   await es.close()
 })
 
-async function plugin (settings: NodeJS.ProcessEnv = {}): Promise<PluginProcess> {
-  const p = new PluginProcess({ LOG_LEVEL: 'info', ...settings })
-  plugins.push(p)
-  await p.start()
-  return p
-}
-
-async function serve (policy?: (n: number) => Answer): Promise<TestHttpServer> {
-  const server = await TestHttpServer.start(policy === undefined ? {} : { policy })
-  servers.push(server)
-  return server
-}
+const plugin = async (settings?: NodeJS.ProcessEnv): Promise<PluginProcess> => await started.plugin(settings)
+const serve = async (policy?: (n: number) => Answer): Promise<TestHttpServer> => await started.server(policy)
 
 async function kafkaDelivered (topic: string, expected: number, timeoutMs = 240_000): Promise<Set<number>> {
   const seen = new Set<number>()

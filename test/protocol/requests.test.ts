@@ -23,3 +23,15 @@ test('reads the daemon\'s Config: negative Tail means all, Follow defaults to fa
     { since: undefined, until: undefined, tail: -5, follow: false })
   assert.equal(parseReadConfig(null).tail, -1)
 })
+
+test('reads years before 100 as themselves, not as 19xx', () => {
+  assert.equal(parseTime('0099-12-31T23:59:59Z', 'Since'), -59_011_459_201n * 1_000_000_000n)
+  assert.equal(parseTime('2000-02-29T00:00:00Z', 'Since'), 951_782_400_000_000_000n)
+})
+
+test('refuses fields out of range instead of rolling them into another date', () => {
+  for (const bad of ['2026-13-01T00:00:00Z', '2026-00-10T00:00:00Z', '2026-02-29T00:00:00Z', '2026-04-31T00:00:00Z',
+    '2026-01-00T00:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01T00:60:00Z', '2026-01-01T00:00:60Z', '2026-01-01T00:00:00+24:00', '2026-01-01T00:00:00-05:60']) {
+    assert.throws(() => parseTime(bad, 'Since'), /Config.Since is not a valid date and time/, bad)
+  }
+})

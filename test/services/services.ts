@@ -75,6 +75,19 @@ export async function servicesUp (
   })
 }
 
+// Java and Kafka's jars (resolved once, under the lock every `up` takes) for the tests that run
+// brokers of their own next to the shared one: the secure broker, the 3-broker cluster.
+export async function prepareKafka (options: ServicesOptions = {}): Promise<StartContext> {
+  const log = options.log ?? defaultLog
+  const paths = servicePaths(options.env)
+  mkdirSync(paths.cacheDir, { recursive: true })
+  return await withLock(paths.lockDir, LOCK_TIMEOUT_MS, async () => {
+    const jdk = await findJdk(options.env)
+    await ensureArtifacts(paths, jdk, log)
+    return { paths, jdk, log }
+  })
+}
+
 export interface StopResult {
   readonly name: ServiceName
   // The pid that was stopped; undefined when none of ours was running.

@@ -343,7 +343,7 @@ describe('http sink: options are checked at StartLogging, without network I/O', 
 
   test('a missing CA file or headers file is named with its path', async () => {
     assert.match(await refused(['sink=http', 'http-url=https://127.0.0.1:9/x', 'http-tls-ca-file=/nonexistent/ca.pem']),
-      /cannot read log-opt http-tls-ca-file="\/nonexistent\/ca.pem" \(ENOENT\): expected a readable PEM file of CA certificates/)
+      /cannot read log-opt http-tls-ca-file="\/nonexistent\/ca.pem" \(ENOENT\): expected an absolute path to a PEM file of CA certificates/)
     assert.match(await refused(['sink=http', 'http-url=https://127.0.0.1:9/x', 'http-headers-file=/nonexistent/headers']),
       /cannot read log-opt http-headers-file="\/nonexistent\/headers" \(ENOENT\)/)
     assert.match(await refused(['sink=http', 'http-url=https://127.0.0.1:9/x', 'http-tls-ca-file=ca.pem']),

@@ -5,11 +5,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
 import kafkajs, { CompressionTypes, Kafka, logLevel, type KafkaMessage } from 'kafkajs'
 import createSnappyCodec from 'kafkajs-snappy'
 import { countingScript, docker, dockerOk, runToEnd as runContainer, TEST_IMAGE, uniqueName } from '../helpers/docker.js'
+import { consume as consumeTopic, topicCount as countTopic } from '../helpers/kafka-topic.js'
 import { PluginProcess } from '../helpers/plugin.js'
+import { makeCertificates, type Certificates } from '../services/certificates.js'
 import { interruptServer } from '../services/services.js'
 import { servicePaths } from '../services/paths.js'
 
@@ -28,12 +29,19 @@ function brokersFromEnv (): string {
 }
 
 const brokers = brokersFromEnv()
-const TLS = fileURLToPath(new URL('../../../test/fixtures/kafka-tls', import.meta.url))
 const kafka = new Kafka({ clientId: 'logrelay-kafka-sink-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING })
 const plugin = new PluginProcess()
 
-before(async () => await plugin.start())
-after(async () => await plugin.cleanup())
+let tls: Certificates
+
+before(async () => {
+  tls = await makeCertificates()
+  await plugin.start()
+})
+after(async () => {
+  await plugin.cleanup()
+  tls.remove()
+})
 
 function kafkaOpts (topic: string, extra: readonly string[] = []): string[] {
   return ['--log-opt', 'sink=kafka', '--log-opt', `kafka-brokers=${brokers}`, '--log-opt', `kafka-topic=${topic}`, ...extra]
@@ -51,81 +59,9 @@ async function inspect (name: string, format: string): Promise<string> {
   return (await dockerOk(['inspect', '-f', format, name])).toString().trim()
 }
 
-// The test's own clients, right after the outage test restarts the broker, meet its transient
-// errors (NOT_LEADER_FOR_PARTITION while leaders are elected): they try again, as the sink does.
-function transient (err: unknown): boolean {
-  return err instanceof Error && ((err as { retriable?: unknown }).retriable === true || (err.cause !== err && transient(err.cause)))
-}
-
-async function retrying<T> (work: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 120_000
-  for (;;) {
-    try {
-      return await work()
-    } catch (err) {
-      if (!transient(err) || Date.now() > deadline) throw err
-      await sleep(1000)
-    }
-  }
-}
-
-// Reads a topic from the beginning until `enough` says so; fails with what it has after the
-// deadline, so a loss shows as a count, not a hang.
-async function consume (topic: string, enough: (messages: readonly KafkaMessage[]) => boolean, timeoutMs = 180_000): Promise<KafkaMessage[]> {
-  await waitForTopic(topic, timeoutMs)
-  return await retrying(async () => await consumeOnce(topic, enough, timeoutMs))
-}
-
-async function consumeOnce (topic: string, enough: (messages: readonly KafkaMessage[]) => boolean, timeoutMs: number): Promise<KafkaMessage[]> {
-  const consumer = kafka.consumer({ groupId: uniqueName('lrt-read'), allowAutoTopicCreation: true })
-  const messages: KafkaMessage[] = []
-  try {
-    await consumer.connect()
-    await consumer.subscribe({ topics: [topic], fromBeginning: true })
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`only ${messages.length} messages in ${topic} after ${timeoutMs / 1000} s`)), timeoutMs)
-      consumer.run({
-        eachBatch: async ({ batch }) => {
-          messages.push(...batch.messages)
-          if (enough(messages)) {
-            clearTimeout(timer)
-            resolve()
-          }
-        },
-      }).catch(reject)
-    })
-  } finally {
-    await consumer.disconnect()
-  }
-  return messages
-}
-
-// The sink creates its topic with its first batch; subscribing earlier races that creation.
-async function waitForTopic (topic: string, timeoutMs: number): Promise<void> {
-  const admin = kafka.admin()
-  await retrying(async () => await admin.connect())
-  try {
-    const deadline = Date.now() + timeoutMs
-    while (!(await retrying(async () => await admin.listTopics())).includes(topic)) {
-      if (Date.now() > deadline) throw new Error(`topic ${topic} was not created within ${timeoutMs / 1000} s`)
-      await sleep(200)
-    }
-  } finally {
-    await admin.disconnect()
-  }
-}
-
-// How many messages the topic holds in all (its partitions' high watermarks).
-async function topicCount (topic: string): Promise<number> {
-  const admin = kafka.admin()
-  await retrying(async () => await admin.connect())
-  try {
-    const offsets = await retrying(async () => await admin.fetchTopicOffsets(topic))
-    return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0)
-  } finally {
-    await admin.disconnect()
-  }
-}
+const consume = async (topic: string, enough: (messages: readonly KafkaMessage[]) => boolean, timeoutMs?: number): Promise<KafkaMessage[]> =>
+  await consumeTopic(kafka, topic, enough, timeoutMs)
+const topicCount = async (topic: string): Promise<number> => await countTopic(kafka, topic)
 
 const text = (m: KafkaMessage): string => m.value?.toString('utf8') ?? ''
 
@@ -313,8 +249,8 @@ describe('the Kafka sink', () => {
       { opts: kafkaOpts('{{.Nope}}'), message: /invalid log-opt kafka-topic="\{\{.Nope\}\}"/ },
       { opts: [...kafkaOpts('t'), '--log-opt', 'kafka-tls-ca-file=/no/such/ca.pem'], message: /cannot read log-opt kafka-tls-ca-file="\/no\/such\/ca.pem" \(ENOENT\)/ },
       { opts: [...kafkaOpts('t'), '--log-opt', `kafka-tls-ca-file=${notPem}`], message: /invalid log-opt kafka-tls-ca-file=".*ca.pem" \(no PEM certificate in it\): expected a readable PEM file of CA certificates/ },
-      { opts: [...kafkaOpts('t'), '--log-opt', `kafka-tls-cert-file=${TLS}/client.pem`], message: /kafka-tls-cert-file and kafka-tls-key-file: expected both/ },
-      { opts: [...kafkaOpts('t'), '--log-opt', `kafka-tls-cert-file=${TLS}/client.pem`, '--log-opt', `kafka-tls-key-file=${TLS}/ca-key.pem`], message: /invalid log-opt kafka-tls-cert-file=".*client.pem" \/ kafka-tls-key-file=".*ca-key.pem" \(.*\): expected PEM, the key matching/ },
+      { opts: [...kafkaOpts('t'), '--log-opt', `kafka-tls-cert-file=${tls.clientCertFile}`], message: /kafka-tls-cert-file and kafka-tls-key-file: expected both/ },
+      { opts: [...kafkaOpts('t'), '--log-opt', `kafka-tls-cert-file=${tls.clientCertFile}`, '--log-opt', `kafka-tls-key-file=${tls.caKeyFile}`], message: /invalid log-opt kafka-tls-cert-file=".*client.pem" \/ kafka-tls-key-file=".*ca-key.pem" \(.*\): expected PEM, the key matching/ },
       { opts: [...kafkaOpts('t'), '--log-opt', 'kafka-sasl-mechanism=scram-sha-512', '--log-opt', 'kafka-sasl-username=u', '--log-opt', 'kafka-sasl-password-file=/no/such/secret'], message: /cannot read log-opt kafka-sasl-password-file="\/no\/such\/secret" \(ENOENT\)/ },
       { opts: [...kafkaOpts('t'), '--log-opt', 'kafka-sasl-password=hunter2-secret'], message: /invalid log-opt kafka-sasl-mechanism="none" \(SASL credentials are set\)/ },
       { opts: [...kafkaOpts('t'), '--log-opt', 'kafka-sasl-mechanism=plain', '--log-opt', 'kafka-sasl-password=hunter2-secret'], message: /kafka-sasl-username is required/ },
@@ -340,7 +276,7 @@ describe('the Kafka sink', () => {
     try {
       const name = await runToEnd(plugin.name, [
         '--log-opt', 'sink=kafka', '--log-opt', `kafka-brokers=127.0.0.1:${await closedPort()}`, '--log-opt', 'kafka-topic=unreachable',
-        '--log-opt', `kafka-tls-ca-file=${TLS}/ca.pem`, '--log-opt', `kafka-tls-cert-file=${TLS}/client.pem`, '--log-opt', `kafka-tls-key-file=${TLS}/client-key.pem`,
+        '--log-opt', `kafka-tls-ca-file=${tls.caFile}`, '--log-opt', `kafka-tls-cert-file=${tls.clientCertFile}`, '--log-opt', `kafka-tls-key-file=${tls.clientKeyFile}`,
         '--log-opt', 'kafka-sasl-mechanism=scram-sha-256', '--log-opt', 'kafka-sasl-username=logrelay', '--log-opt', `kafka-sasl-password-file=${secret}`,
       ], 'echo still logged locally')
       assert.equal((await dockerOk(['logs', name])).toString(), 'still logged locally\n')

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { compileTimeTemplate, renderTemplate } from '../../sinks/templates.js'
+import { parseValue } from '../../src/options/schema.js'
+import { compileTimeTemplate, containerTemplate, datedTemplate, renderTemplate } from '../../sinks/templates.js'
 import { containerMeta } from '../helpers/records.js'
 
 // Names made from templates (es-index, kafka-topic, kafka-key, tag): docker's tag fields, a
@@ -12,32 +13,41 @@ const container = containerMeta({
 })
 
 test('renders docker\'s tag fields and labels by key', () => {
-  assert.equal(renderTemplate('tag', '{{.ID}}', container), '0123456789ab')
-  assert.equal(renderTemplate('tag', '{{.FullID}}', container), container.id)
-  assert.equal(renderTemplate('tag', '{{ .Name }}/{{.ImageName}}', container), 'web-1/nginx:1.27')
-  assert.equal(renderTemplate('tag', '{{.ImageID}} {{.ImageFullID}}', container), `${'f'.repeat(12)} sha256:${'f'.repeat(64)}`)
-  assert.equal(renderTemplate('tag', '{{.DaemonName}}: {{.Command}}', container), 'docker: nginx -g daemon off;')
-  assert.equal(renderTemplate('tag', 'logs-{{index .ContainerLabels "team"}}-{{index .ContainerLabels "com.example/tier"}}', container), 'logs-blue-front')
-  assert.equal(renderTemplate('tag', '{{index .ContainerLabels "absent"}}x', container), 'x')
-  assert.equal(renderTemplate('tag', 'plain text', container), 'plain text')
+  assert.equal(renderTemplate('{{.ID}}', container), '0123456789ab')
+  assert.equal(renderTemplate('{{.FullID}}', container), container.id)
+  assert.equal(renderTemplate('{{ .Name }}/{{.ImageName}}', container), 'web-1/nginx:1.27')
+  assert.equal(renderTemplate('{{.ImageID}} {{.ImageFullID}}', container), `${'f'.repeat(12)} sha256:${'f'.repeat(64)}`)
+  assert.equal(renderTemplate('{{.DaemonName}}: {{.Command}}', container), 'docker: nginx -g daemon off;')
+  assert.equal(renderTemplate('logs-{{index .ContainerLabels "team"}}-{{index .ContainerLabels "com.example/tier"}}', container), 'logs-blue-front')
+  assert.equal(renderTemplate('{{index .ContainerLabels "absent"}}x', container), 'x')
+  assert.equal(renderTemplate('plain text }} too', container), 'plain text }} too')
+  assert.equal(renderTemplate('', container), '')
 })
 
 test('escapes only the container\'s values, never the template\'s own text', () => {
-  assert.equal(renderTemplate('es-index', 'A-{{.Name}}', containerMeta({ name: 'Web 1' }), (v) => v.toLowerCase().replace(/ /g, '-')), 'A-web-1')
+  assert.equal(renderTemplate('A-{{.Name}}', containerMeta({ name: 'Web 1' }), (v) => v.toLowerCase().replace(/ /g, '-')), 'A-web-1')
 })
 
-test('refuses an unknown field or an unterminated action, naming the option and what is accepted', () => {
-  assert.throws(() => renderTemplate('kafka-topic', 'x-{{.Nope}}', container), /invalid log-opt kafka-topic="x-\{\{.Nope\}\}" \(\{\{.Nope\}\} is not known\): expected a template of \{\{.ID\}\}/)
-  assert.throws(() => renderTemplate('tag', '{{ .Name', container), /invalid log-opt tag="\{\{ .Name" \(a \{\{ is not closed by \}\}\)/)
-  assert.throws(() => renderTemplate('tag', '{{.Name}} and {{', container), /is not closed/)
+// Regression: `tag={{ .Name` and unknown fields were accepted when their sink was not in use,
+// and as plugin defaults; the kinds refuse them wherever they are set.
+test('the template kinds refuse an unknown field or an unterminated action, naming the option and what is accepted', () => {
+  const spec = (name: string, kind = containerTemplate) => ({ name, kind, description: '' })
+  assert.throws(() => parseValue(spec('kafka-topic'), 'x-{{.Nope}}', 'log-opt', 'kafka-topic'), /invalid log-opt kafka-topic="x-\{\{.Nope\}\}" \(\{\{.Nope\}\} is not known\): expected a template of \{\{.ID\}\}/)
+  assert.throws(() => parseValue(spec('tag'), '{{ .Name', 'log-opt', 'tag'), /invalid log-opt tag="\{\{ .Name" \(a \{\{ is not closed by \}\}\)/)
+  assert.throws(() => parseValue(spec('tag'), '{{.Name}} and {{', 'plugin setting', 'LOGRELAY_TAG'), /invalid plugin setting LOGRELAY_TAG=.*is not closed/)
+  assert.throws(() => containerTemplate.parse('{{index .ContainerLabels team}}'), /is not known/)
+  assert.throws(() => containerTemplate.parse('a\nb'), /control character/)
+  assert.throws(() => parseValue(spec('es-index', datedTemplate), 'logs-%Q-{{.Name}}', 'log-opt', 'es-index'), /invalid log-opt es-index="logs-%Q-\{\{.Name\}\}" \(%Q is not known\): expected date parts %Y/)
+  assert.throws(() => datedTemplate.parse('logs-%{{.Name}}'), /% is not known/)
+  assert.throws(() => datedTemplate.parse('logs-{{.Nope}}'), /is not known/)
+  assert.equal(datedTemplate.parse('logs-{{.Name}}-%Y.%m-100%%'), 'logs-{{.Name}}-%Y.%m-100%%')
 })
 
 test('date parts come from the record\'s own time, in UTC, ISO weeks included', () => {
-  const index = compileTimeTemplate('es-index', 'logs-%Y.%m.%d-%H-%G.%V-100%%')
+  const index = compileTimeTemplate('logs-%Y.%m.%d-%H-%G.%V-100%%')
   // 2027-01-03T04:05:06Z is a Sunday: ISO week 53 of 2026.
   const at = BigInt(Date.parse('2027-01-03T04:05:06Z')) * 1_000_000n
   assert.equal(index(at), 'logs-2027.01.03-04-2026.53-100%')
   assert.equal(index(at + 3_600_000_000_000n), 'logs-2027.01.03-05-2026.53-100%')
-  assert.equal(compileTimeTemplate('es-index', 'fixed')(at), 'fixed')
-  assert.throws(() => compileTimeTemplate('es-index', 'logs-%Q'), /invalid log-opt es-index="logs-%Q" \(%Q is not known\): expected date parts %Y/)
+  assert.equal(compileTimeTemplate('fixed')(at), 'fixed')
 })
