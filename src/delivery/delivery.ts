@@ -152,9 +152,11 @@ export class ContainerDelivery extends EventEmitter<DeliveryEvents> {
         start = store.firstSequence
       }
       const queue = new BoundedQueue<LogRecord>(bounds.queueMaxRecords, bounds.queueMaxBytes)
+      // The marks go with the saved position: from anywhere else they could skip lines never sent.
+      const marks = start === this.#positions.get(sink.name) ? this.#positions.marks(sink.name) : {}
       const stage = events === undefined
         ? undefined
-        : new EventStage(events, start, this.#positions.marks(sink.name), {
+        : new EventStage(events, start, marks, {
           emit: (record) => queue.push(record, recordBytes(record)),
           settle: (from, to) => output.runner.giveUp(from, to),
           caughtUp: () => output.live,

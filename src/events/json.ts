@@ -3,9 +3,9 @@ import { timeHalves, type ContainerMeta, type JsonFields, type LogRecord, type T
 
 // parse=json: a line that is a JSON object has its fields put into the record, under
 // parse-json-key or merged at the top level; a line that is not JSON, or not an object, is
-// shipped as it is. The object is written back as the container wrote it whenever nothing is
-// taken out of it (its numbers keep every digit, and nothing is encoded twice); otherwise it is
-// written again from what JSON.parse made of it.
+// shipped as it is. The object is written back as the container wrote it, less the members
+// taken out of it (its numbers keep every digit, and nothing is encoded twice); only a line
+// with raw newlines or invalid UTF-8 is written again from what JSON.parse made of it.
 
 export const PROMOTABLE = ['message', 'level', 'time'] as const
 export type Promotable = typeof PROMOTABLE[number]
@@ -77,6 +77,9 @@ function levelMember (level: string): Buffer {
 const SPACE = new Uint8Array(256)
 for (const b of [0x20, 0x09, 0x0a, 0x0d]) SPACE[b] = 1
 const EMPTY = Buffer.alloc(0)
+const OPEN_BRACE = Buffer.from('{')
+const CLOSE_BRACE = Buffer.from('}')
+const COMMA = Buffer.from(',')
 
 function hasByte (line: Buffer, byte: number, start: number, end: number): boolean {
   const at = line.indexOf(byte, start)
@@ -88,6 +91,58 @@ function isOwn (key: string, meta: ContainerMeta, level: boolean): boolean {
   if (key === 'log') return level
   if (key === 'env') return Object.keys(meta.env).length > 0
   return key === 'tag' && meta.tag !== undefined
+}
+
+// The object's text without the members named in `taken`, cut from the text itself: writing
+// the rest again with JSON.stringify cost as much as the parse, and would round big numbers.
+// The text parsed already, so it is valid JSON. Undefined when a key has an escape (its text
+// would not compare with its name).
+function withoutMembers (line: Buffer, start: number, end: number, taken: readonly string[]): Buffer | undefined {
+  const parts: Buffer[] = [OPEN_BRACE]
+  let at = start + 1
+  while (at < end) {
+    while (at < end && SPACE[line[at] as number] === 1) at++
+    if (at >= end) break
+    const keyStart = at
+    at++
+    while (line[at] !== 0x22) {
+      if (line[at] === 0x5c) return undefined
+      at++
+    }
+    const key = line.toString('utf8', keyStart + 1, at)
+    let depth = 0
+    for (at++; at < end; at++) {
+      const b = line[at] as number
+      if (b === 0x22) {
+        for (at++; line[at] !== 0x22; at++) if (line[at] === 0x5c) at++
+      } else if (b === 0x7b || b === 0x5b) {
+        depth++
+      } else if (b === 0x7d || b === 0x5d) {
+        depth--
+      } else if (b === 0x2c && depth === 0) {
+        break
+      }
+    }
+    if (!taken.includes(key)) {
+      if (parts.length > 1) parts.push(COMMA)
+      parts.push(line.subarray(keyStart, at))
+    }
+    at++
+  }
+  parts.push(CLOSE_BRACE)
+  return Buffer.concat(parts)
+}
+
+function restringified (object: Record<string, unknown>, taken: readonly string[]): Buffer {
+  if (taken.length === 0) return Buffer.from(JSON.stringify(object))
+  const kept: Record<string, unknown> = {}
+  for (const key of Object.keys(object)) {
+    if (taken.includes(key)) continue
+    // Assigning __proto__ would set the prototype instead of keeping the field.
+    if (key === '__proto__') Object.defineProperty(kept, key, { value: object[key], enumerable: true, writable: true, configurable: true })
+    else kept[key] = object[key]
+  }
+  return Buffer.from(JSON.stringify(kept))
 }
 
 // The first of `keys` the object has with a value `read` accepts; the key goes to `taken`.
@@ -145,23 +200,11 @@ export function jsonParser (settings: JsonSettings): (record: LogRecord) => LogR
       }
     }
     let members: Buffer
-    if (taken.length === 0) {
-      // Raw newlines would break an NDJSON body, and invalid UTF-8 has to be written replaced.
-      const asWritten = !hasByte(line, 0x0a, start, end) && !hasByte(line, 0x0d, start, end) && isUtf8(line)
-      members = under === undefined && !hasMembers(line, start, end) ? EMPTY
-        : asWritten ? line.subarray(start, end + 1) : Buffer.from(JSON.stringify(object))
-    } else {
-      const kept: Record<string, unknown> = {}
-      let count = 0
-      for (const key of Object.keys(object)) {
-        if (taken.includes(key)) continue
-        // Assigning __proto__ would set the prototype instead of keeping the field.
-        if (key === '__proto__') Object.defineProperty(kept, key, { value: object[key], enumerable: true, writable: true, configurable: true })
-        else kept[key] = object[key]
-        count++
-      }
-      members = under === undefined && count === 0 ? EMPTY : Buffer.from(JSON.stringify(kept))
-    }
+    // Raw newlines would break an NDJSON body, and invalid UTF-8 has to be written replaced.
+    const asWritten = !hasByte(line, 0x0a, start, end) && !hasByte(line, 0x0d, start, end) && isUtf8(line)
+    if (under === undefined && (taken.length === 0 ? !hasMembers(line, start, end) : Object.keys(object).length === taken.length)) members = EMPTY
+    else if (asWritten) members = taken.length === 0 ? line.subarray(start, end + 1) : withoutMembers(line, start, end, taken) ?? restringified(object, taken)
+    else members = restringified(object, taken)
     const json: JsonFields = {
       members,
       under,

@@ -121,6 +121,19 @@ describe('durable delivery: kill -9 of the plugin in the middle of a stream', ()
     assert.deepEqual(missing(rawDelivered(server), LINES), lost, 'the sink has every line docker logs has')
   })
 
+  test('http with multiline grouping: every stored line reaches the sink, inside the events it was grouped into', { timeout: 600_000 }, async (t) => {
+    const server = await serve()
+    const p = await plugin()
+    const name = uniqueName('kill-multiline')
+    // Events of ten lines, each beginning at a number ending in 0; raw bodies carry their lines.
+    await dockerOk(['run', '-d', '--name', name, '--network', 'none', ...driverArgs(p.name, ['sink=http', `http-url=${server.url()}`, 'http-format=raw', 'multiline-pattern=0$']), TEST_IMAGE, 'seq', '1', String(LINES)])
+    await killMidStream(t, p, name, async () => rawDelivered(server).size)
+    const lost = missing(await loggedLines(name), LINES)
+    assertReadAheadAtMost(t, lost, 'docker logs')
+    await waitUntil('every stored line at the sink', () => rawDelivered(server).size >= LINES - lost.length, 240_000)
+    assert.deepEqual(missing(rawDelivered(server), LINES), lost, 'the sink has every line docker logs has')
+  })
+
   test('kafka: every stored line reaches the topic', { timeout: 600_000 }, async (t) => {
     const topic = uniqueName('lrt-kill')
     const admin = kafka.admin()

@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { Client } from '@elastic/elasticsearch'
+import { Kafka, logLevel } from 'kafkajs'
 import { pino } from 'pino'
 import { RecordBodyWriter } from '../../sinks/record-json.js'
 import { jsonParser, parseLoggerTime, type JsonSettings } from '../../src/events/json.js'
@@ -77,6 +78,16 @@ describe('the JSON parser', () => {
   test('a field named __proto__ is kept when the object is written again', () => {
     const doc = written('{"__proto__":{"x":1},"msg":"m","a":2}', { key: 'json', promote: ['message'] })
     assert.equal(JSON.stringify(doc['json']), '{"__proto__":{"x":1},"a":2}')
+  })
+
+  test('members taken out are cut from the text: the rest stays as written, escapes and nesting included', () => {
+    const line = '{"id":12345678901234567890 , "msg":"m \\" , }","nested":{"msg":[1,{"a":"}"}]},"level":"WARN","n":1e3}'
+    const doc = written(line, { key: 'json', promote: ['message', 'level'] })
+    const record = jsonParser({ key: 'json', promote: ['message', 'level'] })(recordOf(line))
+    assert.equal(record.json?.members.toString(), '{"id":12345678901234567890 ,"nested":{"msg":[1,{"a":"}"}]},"n":1e3}')
+    assert.deepEqual([doc['message'], doc['log']], ['m " , }', { level: 'warn' }])
+    const escapedKey = jsonParser({ key: undefined, promote: ['message'] })(recordOf('{"m\\u0073g":"x","msg":"y","b":2}'))
+    assert.deepEqual(JSON.parse(escapedKey.json?.members.toString() ?? ''), { b: 2 })
   })
 
   test('under parse-json-key the object is kept whole, as written, big numbers included', () => {
@@ -193,6 +204,38 @@ describe('parse=json through dockerd', () => {
       await es.indices.delete({ index, ignore_unavailable: true })
       await es.close()
     }
+  })
+
+  test('kafka: a grouped trace is one message, a JSON line\'s fields are in its value; raw messages are the lines as written', async () => {
+    const brokers = process.env['KAFKA_BROKERS']
+    if (brokers === undefined || brokers === '') assert.fail('KAFKA_BROKERS is not set: run the tests with `npm test`, which starts Kafka')
+    const kafka = new Kafka({ clientId: 'logrelay-events-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING })
+    const trace = ['java.lang.IllegalStateException: boom', '\tat A.b(A.java:1)']
+    const script = `printf '${trace.join('\\n')}\\n'; echo '${ZAP}'`
+    const values = async (format: string): Promise<string[]> => {
+      const topic = uniqueName('lrt-events')
+      const admin = kafka.admin()
+      await admin.connect()
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true })
+      await admin.disconnect()
+      await dockerOk(['run', '--rm', '--network', 'none', ...driverArgs(plugin.name, ['sink=kafka', `kafka-brokers=${brokers}`, `kafka-topic=${topic}`, `kafka-format=${format}`,
+        'multiline=java', 'parse=json']), TEST_IMAGE, 'sh', '-c', script])
+      const seen: string[] = []
+      const consumer = kafka.consumer({ groupId: uniqueName('lrt-events') })
+      await consumer.connect()
+      try {
+        await consumer.subscribe({ topics: [topic], fromBeginning: true })
+        await consumer.run({ eachMessage: async ({ message }) => { seen.push(message.value?.toString() ?? '') } })
+        await waitUntil(`2 messages in ${topic}`, () => seen.length >= 2, 60_000)
+      } finally {
+        await consumer.disconnect()
+      }
+      return seen
+    }
+    const [traceJson, zapJson] = (await values('json')).map((v) => JSON.parse(v) as Record<string, unknown>)
+    assert.deepEqual([traceJson?.['message'], traceJson?.['event']], [trace.join('\n'), { sequence: 1, lines: 2 }])
+    assert.deepEqual([zapJson?.['attempt'], zapJson?.['caller'], (zapJson?.['event'] as { lines: number }).lines], [3, 'main/main.go:12', 1])
+    assert.deepEqual(await values('raw'), [trace.join('\n'), ZAP])
   })
 
   test('a raw body is left as written', async () => {
