@@ -60,6 +60,11 @@ export class LogDriver {
   readonly #store: LocalStore
   readonly #active: ActiveFiles
   readonly #streams = new Map<string, ContainerStream>()
+  // The Files saved by the previous process, known from the start so that a StopLogging for one
+  // waits for its re-attach (options are read before the FIFO is opened): each settles once its
+  // stream is open or given up.
+  readonly #saved: ReadonlyArray<[string, ContainerInfo]>
+  readonly #reattaching = new Map<string, { done: Promise<void>, settle: () => void }>()
   readonly #deliveries = new Map<string, ContainerDelivery>()
   readonly #budget: BacklogBudget
   readonly #defaults: ReadonlyMap<string, string>
@@ -79,6 +84,12 @@ export class LogDriver {
     prepareStateDir(settings.stateDir)
     this.#store = new LocalStore(settings.stateDir, { totalMaxSize: settings.storeTotalMaxBytes, retentionMs: settings.storeRetentionMs }, storeMax, log)
     this.#active = new ActiveFiles(settings.stateDir)
+    this.#saved = [...this.#active.load()]
+    for (const [file] of this.#saved) {
+      let settle = (): void => {}
+      const done = new Promise<void>((resolve) => { settle = resolve })
+      this.#reattaching.set(file, { done, settle })
+    }
     this.#drops = new DropCounter(log)
     this.stats = new DeliveryStats(settings.metricsContainerLabels)
     this.#budget = new BacklogBudget(settings.bufferTotalMaxBytes)
@@ -153,7 +164,10 @@ export class LogDriver {
 
   // Answers at once: the daemon closes its end after the answer, and the stream drains to EOF
   // on its own. An unknown File is fine (a retry, or a stream that already ended).
-  stopLogging (file: string): void {
+  // A StopLogging that comes while its File is still being re-attached waits for the open: the
+  // daemon closes and unlinks the FIFO once answered, and what is still in the pipe would go.
+  async stopLogging (file: string): Promise<void> {
+    await this.#reattaching.get(file)?.done
     const stream = this.#streams.get(file)
     if (stream === undefined) return
     stream.stop()
@@ -219,13 +233,16 @@ export class LogDriver {
   // at EOF at once finishes by itself and is forgotten), then resume the delivery of every
   // container whose sinks have not had all of its records, stopped containers included.
   async reattach (): Promise<void> {
-    for (const [file, info] of [...this.#active.load()]) {
+    for (const [file, info] of this.#saved) {
       try {
         const options = await this.#options(info)
         if (!this.#streams.has(file)) this.#open(file, info, options, false)
       } catch (err) {
         this.#log.warn({ err, file }, 'cannot re-attach a saved log FIFO; forgetting it')
         this.#active.remove(file)
+      } finally {
+        this.#reattaching.get(file)?.settle()
+        this.#reattaching.delete(file)
       }
     }
     for (const id of this.#store.containerIds()) {

@@ -60,7 +60,7 @@ export function buildServer (driverReady: Promise<LogDriver>, log: Logger): Fast
 
   app.post('/LogDriver.StopLogging', async (req, reply) => {
     const driver = await driverReady
-    driver.stopLogging(file(body(req.body)))
+    await driver.stopLogging(file(body(req.body)))
     return json(reply, { Err: '' })
   })
 
