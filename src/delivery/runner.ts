@@ -145,7 +145,7 @@ export class SinkRunner {
           this.#dropped('too-large', `${outcome.tooLarge} (this one ${pending[0]?.event === undefined ? 'line' : 'event'} is larger than the endpoint accepts)`, linesOf(pending), pending[0])
           parts.shift()
         } else {
-          this.#counters.retriedRecords['too-large'] += pending.length
+          this.#counters.retriedRecords['too-large'] += linesOf(pending)
           const half = Math.ceil(pending.length / 2)
           parts.splice(0, 1, pending.slice(0, half), pending.slice(half))
         }
@@ -163,14 +163,14 @@ export class SinkRunner {
           parts.shift()
           continue
         }
-        this.#counters.retriedRecords.partial += retry.length
+        this.#counters.retriedRecords.partial += linesOf(retry)
         parts[0] = retry
         this.#log.warn({ sink: this.#sink.name, container: retry[0]?.container.id, records: retry.length, attempt }, 'some records will be retried')
       } else {
         afterMs = outcome.afterMs
         const kind: RetryClass = threw ? 'sink-bug' : afterMs === undefined ? 'transient' : 'throttled'
         this.#failed(kind, outcome.retry)
-        this.#counters.retriedRecords[kind] += pending.length
+        this.#counters.retriedRecords[kind] += linesOf(pending)
         if (attempt === 0 || attempt % 10 === 0) this.#log.warn({ sink: this.#sink.name, container: pending[0]?.container.id, reason: outcome.retry, records: pending.length, attempt }, 'batch will be retried')
       }
       attempt++
@@ -182,10 +182,11 @@ export class SinkRunner {
     if (parts.length === 0) settle(this.#settled, batch)
   }
 
+  // In stored lines, as they were handed: an event's newlines between its lines are not counted.
   #delivered (records: readonly LogRecord[]): void {
     let bytes = 0
-    for (const record of records) bytes += record.line.length
-    this.#counters.deliveredRecords += records.length
+    for (const record of records) bytes += record.line.length - (record.event === undefined ? 0 : record.event.lines - 1)
+    this.#counters.deliveredRecords += linesOf(records)
     this.#counters.deliveredBytes += bytes
   }
 
@@ -199,7 +200,8 @@ export class SinkRunner {
   }
 }
 
-// Drops are counted in stored lines, whether or not they were grouped into events.
+// Deliveries, retries and drops are counted in stored lines, whether or not they were grouped
+// into events, as lines handed to a sink are.
 function linesOf (records: readonly LogRecord[]): number {
   let lines = 0
   for (const record of records) lines += record.event?.lines ?? 1

@@ -166,6 +166,8 @@ describe('the sink runner with events', () => {
     queue.close()
     await runner.done
     assert.deepEqual(acks, [[2, { stdout: 4 }], [2, { stdout: 8 }], [8, { stdout: 8, stderr: 7 }]])
+    // Counted in stored lines, as lines handed to the sink are.
+    assert.equal(runner.counters.deliveredRecords, 7)
   })
 
   test('drops are counted in stored lines', async () => {
