@@ -85,34 +85,44 @@ export async function benchScale (idleCount = 1000, busyCount = 20, busyLines = 
     console.log(`busy containers' plugin CPU per line: ${loaded.cpuMicrosPerLine.toFixed(2)} µs beside ${idleCount} idle, ${reference.cpuMicrosPerLine.toFixed(2)} µs alone; ratio ${(loaded.cpuMicrosPerLine / reference.cpuMicrosPerLine).toFixed(3)}`)
     console.log(`peak plugin RSS while busy: ${loaded.peakRss.toFixed(0)} MB beside ${idleCount} idle, ${reference.peakRss.toFixed(0)} MB alone`)
 
-    const sources = loaded.ids
-    const rssBefore = rssMb(plugin.pid)
-    let counts: (number | string)[] = []
-    const started = performance.now()
-    const peak = await peakRssDuring(plugin.pid, async () => {
-      counts = await Promise.all(Array.from({ length: readers }, async (_, i) =>
-        await logLineCount(sources[i % sources.length] as string).catch((err: unknown) => err instanceof Error ? err.message : String(err))))
-    })
-    const seconds = (performance.now() - started) / 1000
-    await sleep(5000)
-    const whole = counts.filter((c) => c === busyLines).length
-    console.log(`${readers} concurrent docker logs of ${busyLines.toLocaleString()} lines: ${whole}/${readers} whole in ${seconds.toFixed(1)} s; ` +
-      `plugin RSS ${rssBefore.toFixed(0)} MB before, peak ${peak.toFixed(0)} MB (target < 400 MB), ${rssMb(plugin.pid).toFixed(0)} MB 5 s after`)
-    const short = [...new Set(counts.filter((c) => c !== busyLines))].slice(0, 3)
-    if (short.length > 0) console.log(`  not whole: ${short.map((c) => typeof c === 'number' ? `${c} lines` : c).join('; ')}`)
+    if (readers > 0) await concurrentReads(plugin, loaded.ids, busyLines, readers)
 
     // The reads of stopped containers came with their own StartLogging and StopLogging.
     timer.take(START)
     timer.take(STOP)
     const stopping = performance.now()
-    await Promise.all(idle.map(killContainer))
-    await waitUntil('every StopLogging answered', () => timer.count(STOP) >= idleCount, 120_000)
+    const refused = (await Promise.all(idle.map(async (id) => await killContainer(id).then(() => undefined, (err: unknown) => String(err))))).filter((e) => e !== undefined)
+    // The daemon takes minutes to reap a thousand containers on two cores; each StopLogging's own
+    // latency is the figure, not how long the daemon takes to send them all.
+    try {
+      await waitUntil('every StopLogging answered', () => timer.count(STOP) >= idleCount - refused.length, 600_000)
+    } catch (err) {
+      console.log(`  ${err instanceof Error ? err.message : String(err)}: ${timer.count(STOP)} of ${idleCount} came`)
+    }
     const stops = timer.take(STOP)
-    console.log(`${idleCount} containers killed at once: all StopLoggings answered in ${((performance.now() - stopping) / 1000).toFixed(1)} s; ` +
+    console.log(`${idleCount} containers killed at once (${refused.length} kills refused${refused.length > 0 ? `: ${refused[0]}` : ''}): StopLoggings answered within ${((performance.now() - stopping) / 1000).toFixed(1)} s; ` +
       `StopLogging ${percentiles(stops)} (target: max < 2000 ms)`)
   } finally {
     await inParallel(everything, 16, removeContainer)
     await timer.close()
     await plugin.cleanup()
   }
+}
+
+// `readers` concurrent `docker logs` of the stopped containers `sources`, each of `lines` lines.
+async function concurrentReads (plugin: PluginProcess, sources: readonly string[], lines: number, readers: number): Promise<void> {
+  const rssBefore = rssMb(plugin.pid)
+  let counts: (number | string)[] = []
+  const started = performance.now()
+  const peak = await peakRssDuring(plugin.pid, async () => {
+    counts = await Promise.all(Array.from({ length: readers }, async (_, i) =>
+      await logLineCount(sources[i % sources.length] as string).catch((err: unknown) => err instanceof Error ? err.message : String(err))))
+  })
+  const seconds = (performance.now() - started) / 1000
+  await sleep(5000)
+  const whole = counts.filter((c) => c === lines).length
+  console.log(`${readers} concurrent docker logs of ${lines.toLocaleString()} lines: ${whole}/${readers} whole in ${seconds.toFixed(1)} s; ` +
+    `plugin RSS ${rssBefore.toFixed(0)} MB before, peak ${peak.toFixed(0)} MB (target < 400 MB), ${rssMb(plugin.pid).toFixed(0)} MB 5 s after`)
+  const short = [...new Set(counts.filter((c) => c !== lines))].slice(0, 3)
+  if (short.length > 0) console.log(`  not whole: ${short.map((c) => typeof c === 'number' ? `${c} lines` : c).join('; ')}`)
 }
