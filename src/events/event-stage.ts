@@ -55,7 +55,7 @@ export class EventStage {
   readonly #settings: EventSettings
   readonly #grouping: GroupingSettings | undefined
   readonly #out: StageOutput
-  readonly #skip: StreamMarks
+  readonly #delivered: StreamMarks
   // Both keys always there: deleting one would turn the object into a slow dictionary.
   readonly #pending: Record<StreamName, Pending | undefined> = { stdout: undefined, stderr: undefined }
   // Records so far settle everything before #acked; #next is the next sequence to be fed.
@@ -63,11 +63,11 @@ export class EventStage {
   #next: number
   #timer: NodeJS.Timeout | undefined
 
-  constructor (settings: EventSettings, start: number, skip: StreamMarks, out: StageOutput) {
+  constructor (settings: EventSettings, start: number, delivered: StreamMarks, out: StageOutput) {
     this.#settings = settings
     this.#grouping = settings.grouping
     this.#out = out
-    this.#skip = skip
+    this.#delivered = delivered
     this.#acked = start
     this.#next = start
   }
@@ -79,7 +79,7 @@ export class EventStage {
       return
     }
     const pending = this.#pending[record.stream]
-    if (record.sequence < (this.#skip[record.stream] ?? 0)) {
+    if (record.sequence < (this.#delivered[record.stream] ?? 0)) {
       this.#next = record.sequence + 1
       if (this.#pending.stdout === undefined && this.#pending.stderr === undefined) this.#settleSkipped()
       return

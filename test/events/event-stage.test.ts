@@ -18,13 +18,13 @@ interface Fed {
   feed: (stream: StreamName, text: string) => void
 }
 
-function stage (options: { presets?: MultilinePreset[], pattern?: RegExp, maxLines?: number, maxBytes?: number, flushMs?: number, start?: number, skip?: StreamMarks, caughtUp?: () => boolean } = {}): Fed {
+function stage (options: { presets?: MultilinePreset[], pattern?: RegExp, maxLines?: number, maxBytes?: number, flushMs?: number, start?: number, delivered?: StreamMarks, caughtUp?: () => boolean } = {}): Fed {
   const out: LogRecord[] = []
   const settled: [number, number][] = []
   const matcher = options.pattern === undefined ? presetMatcher(options.presets ?? ['java']) : patternMatcher(options.pattern)
   let sequence = options.start ?? 1
   const s = new EventStage({ grouping: { matcher, flushMs: options.flushMs ?? 60_000, maxLines: options.maxLines ?? 1000, maxBytes: options.maxBytes ?? 1 << 20 }, parse: undefined },
-    sequence, options.skip ?? {}, { emit: (r) => out.push(r), settle: (from, to) => settled.push([from, to]), caughtUp: options.caughtUp ?? (() => true) })
+    sequence, options.delivered ?? {}, { emit: (r) => out.push(r), settle: (from, to) => settled.push([from, to]), caughtUp: options.caughtUp ?? (() => true) })
   return {
     stage: s,
     out,
@@ -140,7 +140,7 @@ describe('multiline grouping', () => {
 
   test('after a restart, lines a stream\'s mark says were delivered are skipped and settled', () => {
     // Before the restart: stdout's event (lines 1 and 3) was delivered, stderr's (2, 4) was not.
-    const { stage: s, out, settled, feed } = stage({ skip: { stdout: 4 } })
+    const { stage: s, out, settled, feed } = stage({ delivered: { stdout: 4 } })
     feed('stdout', 'java.lang.Error: delivered')
     feed('stderr', 'java.lang.Error: again')
     feed('stdout', '\tat A.a(A.java:1)')
