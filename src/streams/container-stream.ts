@@ -11,9 +11,11 @@ import { PartialAssembler } from './partial-assembler.js'
 // daemon): the first region is logged at once, the rest at most once per interval, in counts.
 const CORRUPT_LOG_INTERVAL_MS = 10_000
 
-interface CorruptCounts {
+// The corrupt-frame warnings: what the last one reported up to (of the stream's totals), the
+// newest region since, and when it went out.
+interface CorruptLog {
   regions: number
-  skippedBytes: number
+  bytes: number
   last: CorruptRegion | undefined
   loggedAt: number
   timer: NodeJS.Timeout | undefined
@@ -42,7 +44,7 @@ export class ContainerStream {
   readonly #assembler: PartialAssembler
   readonly #pause = (): void => this.#reader.pause()
   readonly #resume = (): void => this.#reader.resume()
-  readonly #corrupt: CorruptCounts = { regions: 0, skippedBytes: 0, last: undefined, loggedAt: 0, timer: undefined }
+  readonly #corrupt: CorruptLog = { regions: 0, bytes: 0, last: undefined, loggedAt: 0, timer: undefined }
   #stopping = false
   #started = false
   // What this stream read, for /metrics: frames decoded, and corrupt regions skipped.
@@ -109,8 +111,6 @@ export class ContainerStream {
 
   #corruptRegion (region: CorruptRegion): void {
     const counts = this.#corrupt
-    counts.regions++
-    counts.skippedBytes += region.skippedBytes
     counts.last = region
     const wait = counts.loggedAt + CORRUPT_LOG_INTERVAL_MS - Date.now()
     if (wait <= 0) {
@@ -125,18 +125,19 @@ export class ContainerStream {
     const counts = this.#corrupt
     if (counts.timer !== undefined) clearTimeout(counts.timer)
     counts.timer = undefined
-    if (counts.regions === 0) return
+    const regions = this.corruptRegions - counts.regions
+    if (regions === 0) return
     this.#deps.log.warn({
       code: 'LOGRELAY_ERR_FIFO_FRAME',
       container: this.container.id,
       file: this.file,
       offset: counts.last?.offset,
       reason: counts.last?.reason,
-      regions: counts.regions,
-      skippedBytes: counts.skippedBytes,
+      regions,
+      skippedBytes: this.corruptBytes - counts.bytes,
     }, 'corrupt bytes skipped in the log FIFO')
-    counts.regions = 0
-    counts.skippedBytes = 0
+    counts.regions = this.corruptRegions
+    counts.bytes = this.corruptBytes
     counts.loggedAt = Date.now()
   }
 
